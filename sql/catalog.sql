@@ -8,9 +8,6 @@
 -- through row-level security that shows a metric only to roles that can
 -- SELECT its definition.
 
--- Ordinary roles must be able to reach the catalog views and functions.
--- (Schema-wide; belongs in sql/schema.sql once the lead moves it there.)
-GRANT USAGE ON SCHEMA apivalue TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Who is calling
