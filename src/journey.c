@@ -325,7 +325,11 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 				 errmsg("%s must not be NULL", mode_anchor_name[mode])));
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
+	}
 
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
 	step = PG_GETARG_TEXT_PP(2);
@@ -466,7 +470,11 @@ apivalue_journey_path_combine(PG_FUNCTION_ARGS)
 	a = PG_ARGISNULL(0) ? NULL : (JourneyState *) PG_GETARG_POINTER(0);
 	b = PG_ARGISNULL(1) ? NULL : (JourneyState *) PG_GETARG_POINTER(1);
 	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
 		PG_RETURN_POINTER(a);
+	}
 
 	oldcxt = MemoryContextSwitchTo(aggcxt);
 	if (a == NULL)

@@ -71,12 +71,17 @@ apivalue_session_number(PG_FUNCTION_ARGS)
 	if (state->session == 0)
 		state->session = 1;
 	else if (ts < state->prev_ts)
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first */
+		char	   *cur = pstrdup(timestamptz_to_str(ts));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("session_number needs rows in ascending ts order"),
 				 errdetail("Timestamp %s follows %s in the same partition.",
-						   timestamptz_to_str(ts), timestamptz_to_str(state->prev_ts)),
+						   cur, timestamptz_to_str(state->prev_ts)),
 				 errhint("Use OVER (PARTITION BY ... ORDER BY ts).")));
+	}
 	else if (pg_sub_s64_overflow(ts, state->prev_ts, &diff) || diff > gap)
 		state->session++;
 	state->prev_ts = ts;
