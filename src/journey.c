@@ -86,6 +86,10 @@ typedef struct JourneyState
 	Oid			collid;			/* collation for ties */
 	uint32		last_id;		/* step id of the last appended record */
 	int64		compact_at;		/* compact when nevents reaches this */
+	bool		have_cut;		/* records after cut_ts cannot matter */
+	int64		cut_ts;
+	int32		nruns;			/* runs counted so far (valid while inorder) */
+	bool		anchor_seen;	/* FROM: nruns counts from the first anchor */
 	const void *anchor_ptr;		/* last anchor argument seen (fast check) */
 } JourneyState;
 
@@ -168,6 +172,7 @@ journey_state_new(MemoryContext cxt, uint8 mode, int32 max_steps, Oid collid)
 	st->collid = OidIsValid(collid) ? collid : DEFAULT_COLLATION_OID;
 	st->last_id = STRPOOL_NONE;
 	st->compact_at = Max(JOURNEY_COMPACT_MIN, 8 * (int64) max_steps);
+	st->anchor_seen = (mode == JOURNEY_PLAIN);
 	return st;
 }
 
@@ -227,6 +232,40 @@ journey_last_anchor(const JourneyState *st)
 }
 
 /*
+ * Remember that records with a timestamp after ts can be dropped on arrival:
+ * a record after a valid cut point never matters (see the file header).
+ */
+static inline void
+journey_set_cut(JourneyState *st, int64 ts)
+{
+	if (!st->have_cut || ts < st->cut_ts)
+		st->cut_ts = ts;
+	st->have_cut = true;
+}
+
+/* Recount the runs of a sorted buffer for the online cut of journey_append. */
+static void
+journey_recount(JourneyState *st)
+{
+	const AvEvent *ev = st->buf.events;
+	int64		i,
+				start = 0;
+
+	st->nruns = 0;
+	st->anchor_seen = (st->mode == JOURNEY_PLAIN);
+	if (st->mode == JOURNEY_FROM)
+	{
+		start = journey_first_anchor(st);
+		st->anchor_seen = (start >= 0);
+	}
+	if (!st->anchor_seen)
+		return;
+	for (i = start; i < st->buf.nevents; i++)
+		if (i == start || ev[i].aux != ev[i - 1].aux)
+			st->nruns++;
+}
+
+/*
  * Sort, drop exact duplicates and drop records that cannot affect the result
  * (see the file header for why this is safe).
  */
@@ -248,13 +287,23 @@ journey_compact(JourneyState *st)
 	}
 
 	if (st->mode == JOURNEY_PLAIN && n > 0)
-		n = journey_forward_cut(ev, n, 0, st->max_steps);
+	{
+		k = journey_forward_cut(ev, n, 0, st->max_steps);
+		if (k < n)
+			journey_set_cut(st, ev[k].ts);
+		n = k;
+	}
 	else if (st->mode == JOURNEY_FROM)
 	{
 		st->buf.nevents = n;
 		i = journey_first_anchor(st);
 		if (i >= 0)
-			n = journey_forward_cut(ev, n, i, st->max_steps);
+		{
+			k = journey_forward_cut(ev, n, i, st->max_steps);
+			if (k < n)
+				journey_set_cut(st, ev[k].ts);
+			n = k;
+		}
 	}
 	else if (st->mode == JOURNEY_TO)
 	{
@@ -272,13 +321,24 @@ journey_compact(JourneyState *st)
 		}
 	}
 	st->buf.nevents = n;
+	if (n > 0)
+		st->last_id = ev[n - 1].aux;
+	journey_recount(st);
 	st->compact_at = Max(JOURNEY_COMPACT_MIN, 8 * (int64) st->max_steps);
 	st->compact_at = Max(st->compact_at, 2 * n);
 }
 
+/*
+ * Add one record.  While records arrive in order, runs are counted as they
+ * come: the record that would start run max_steps + 1 (counted from the
+ * first anchor for FROM) is a cut point, so it and every later-arriving
+ * record after its timestamp are dropped without being stored.
+ */
 static void
 journey_append(JourneyState *st, int64 ts, uint32 id)
 {
+	if (st->have_cut && ts > st->cut_ts)
+		return;
 	if (st->inorder && st->buf.nevents > 0)
 	{
 		const AvEvent *last = &st->buf.events[st->buf.nevents - 1];
@@ -286,6 +346,26 @@ journey_append(JourneyState *st, int64 ts, uint32 id)
 		/* equal timestamps with different steps need the text order */
 		if (ts < last->ts || (ts == last->ts && id != last->aux))
 			st->inorder = false;
+	}
+	if (st->inorder && st->mode != JOURNEY_TO)
+	{
+		if (!st->anchor_seen)
+		{
+			if (id == st->anchor)
+			{
+				st->anchor_seen = true;
+				st->nruns = 1;
+			}
+		}
+		else if (st->buf.nevents == 0 || id != st->buf.events[st->buf.nevents - 1].aux)
+		{
+			if (st->nruns == st->max_steps)
+			{
+				journey_set_cut(st, ts);
+				return;
+			}
+			st->nruns++;
+		}
 	}
 	av_events_append(&st->buf, ts, 0, id);
 	st->last_id = id;
@@ -332,6 +412,11 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 	}
 
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
+	/* past a known cut point: nothing to look up or store */
+	if (st != NULL && st->have_cut && ts > st->cut_ts && st->max_steps == max_steps &&
+		(mode == JOURNEY_PLAIN ||
+		 DatumGetPointer(PG_GETARG_DATUM(3)) == st->anchor_ptr))
+		PG_RETURN_POINTER(st);
 	step = PG_GETARG_TEXT_PP(2);
 	s = VARDATA_ANY(step);
 	len = VARSIZE_ANY_EXHDR(step);
@@ -679,6 +764,8 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 		}
 	if (st->buf.nevents > 0)
 		st->last_id = st->buf.events[st->buf.nevents - 1].aux;
+	if (st->inorder)
+		journey_recount(st);
 	st->compact_at = Max(st->compact_at, 2 * st->buf.nevents);
 	MemoryContextSwitchTo(oldcxt);
 	PG_RETURN_POINTER(st);

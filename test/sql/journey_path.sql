@@ -119,6 +119,15 @@ SELECT 'from search' AS variant, * FROM avtest.diff(
     WHERE f.p IS NOT NULL
     UNION ALL
     SELECT u::text, NULL FROM jp_ref WHERE array_position(arr, 'search') IS NULL$$);
+SELECT 'from search, ordered input' AS variant, * FROM avtest.diff(
+  $$SELECT u::text AS k, apivalue.journey_path_from(ts, s, 'search', 3 ORDER BY ts, s)::text AS v
+    FROM jp_rand GROUP BY u$$,
+  $$SELECT u::text AS k, (c.path[1:3])::text AS v
+    FROM jp_ref, LATERAL (SELECT array_position(arr, 'search') AS p) f,
+         pg_temp.jp_collapse(arr[f.p:], tss[f.p:]) c
+    WHERE f.p IS NOT NULL
+    UNION ALL
+    SELECT u::text, NULL FROM jp_ref WHERE array_position(arr, 'search') IS NULL$$);
 SELECT 'to pay' AS variant, * FROM avtest.diff(
   $$SELECT u::text AS k, apivalue.journey_path_to(ts, s, 'pay', 4)::text
                          || apivalue.journey_path_to_times(ts, s, 'pay', 4)::text AS v
