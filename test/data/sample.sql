@@ -151,14 +151,14 @@ DECLARE
   n_rows      bigint;
 BEGIN
   IF n_users IS NULL OR n_users < 1 OR n_users > 9999999 THEN
-    RAISE EXCEPTION 'users must be between 1 and 9999999, not %', n_users
+    RAISE EXCEPTION 'users must be between 1 and 9999999: "%"', n_users
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF s IS NULL THEN
     RAISE EXCEPTION 'seed must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   IF t_start IS NULL OR NOT isfinite(t_start) THEN
-    RAISE EXCEPTION 'start_at must be a finite timestamp, not %', coalesce(t_start::text, 'NULL')
+    RAISE EXCEPTION 'start_at must be a finite timestamp: "%"', coalesce(t_start::text, 'NULL')
       USING ERRCODE = 'datetime_field_overflow';
   END IF;
 
