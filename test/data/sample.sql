@@ -127,7 +127,7 @@ CREATE OR REPLACE FUNCTION sample.generate(users int DEFAULT 2000,
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET work_mem = '256MB'
+SET work_mem = '512MB'
 SET client_min_messages = warning
 AS $fn$
 DECLARE
@@ -260,31 +260,35 @@ BEGIN
          coalesce(sk.skew_s, 0) * 1000 AS skew_ms
   FROM p LEFT JOIN sk USING (device_id);
 
-  ---------------------------------------------------------------------------
-  -- Natural events before delivery: (u, d, t, event, k, endpoint, status,
-  -- latency_ms, payload).  Calls (first_call, api_call) first.
-  ---------------------------------------------------------------------------
-  CREATE TEMP TABLE _sample_e (
-    u int, d int, t bigint, event text, k bigint,
-    endpoint text, status int, latency_ms float8, payload jsonb
-  );
+  -- the canary's device
+  INSERT INTO _sample_d VALUES (0, 'canary', 1, 'canary-01', 'server', 'canary-1.0.0', 0);
 
-  WITH calls AS (
-    -- first_call: a successful call, once per activated user
-    SELECT u.u, u.ndev, u.tier0, u.tier1, u.t_up, u.t_v2, u.t_fc AS t, 'first_call'::text AS event,
-           sample.ev_key(5, 0, 0, 0) AS k, 0 AS sess, u.t_key
-    FROM _sample_u u WHERE u.active
-    UNION ALL
-    -- api_call: weekly sessions after the first call
-    SELECT u.u, u.ndev, u.tier0, u.tier1, u.t_up, u.t_v2,
-           -- session j of ns lives in stratum j of the week; calls 70 s +- 30 s apart
+  ---------------------------------------------------------------------------
+  -- Natural events, narrow: (u, d, t, event, k).  Columns that follow from
+  -- (user, key, time) -- endpoint, status, latency, payload, tier, version --
+  -- are computed once, when the events table is written.
+  ---------------------------------------------------------------------------
+  CREATE TEMP TABLE _sample_e (u int, d int, t bigint, event text, k bigint);
+
+  INSERT INTO _sample_e
+  -- first_call: a successful call, once per activated user
+  SELECT u.u, 1 + floor(sample.u01(s, u.u, -(sample.ev_key(5, 0, 0, 0) >> 16) - 1) * u.ndev)::int,
+         u.t_fc, 'first_call', sample.ev_key(5, 0, 0, 0)
+  FROM _sample_u u WHERE u.active AND u.t_fc < end_ms
+  UNION ALL
+  -- api_call: weekly sessions after the first call; session j of ns lives in
+  -- stratum j of the week, its calls 70 s +- 30 s apart; one device per
+  -- session (draw keyed by the session part of k)
+  SELECT x.u, 1 + floor(sample.u01(s, x.u, -(x.k >> 16) - 1) * x.ndev)::int, x.t, 'api_call', x.k
+  FROM (
+    SELECT u.u, u.ndev,
            u.t_fc + w.w * 7 * day_ms
              + (ss.j - 1) * (7 * day_ms / ns.ns)
              + floor(sample.u01(s, u.u, sample.ev_key(13, w.w, ss.j, 0) * 16 + 1)
                      * (7 * day_ms / ns.ns - 4400000))::bigint
              + c.i * 70000
-             + floor(sample.u01(s, u.u, sample.ev_key(13, w.w, ss.j, c.i) * 16 + 2) * 60000)::bigint,
-           'api_call', sample.ev_key(13, w.w, ss.j, c.i), ss.j, u.t_key
+             + floor(sample.u01(s, u.u, sample.ev_key(13, w.w, ss.j, c.i) * 16 + 2) * 60000)::bigint AS t,
+           sample.ev_key(13, w.w, ss.j, c.i) AS k
     FROM _sample_u u
     CROSS JOIN LATERAL generate_series(0, 11) w(w)
     CROSS JOIN LATERAL (SELECT 1 + floor(sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 3) * 4)::int AS ns) ns
@@ -296,201 +300,96 @@ BEGIN
       AND (w.w = 0
            OR (w.w < u.weeks AND sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 1) >= 0.15)
            OR (w.w >= u.weeks AND sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 1) < 0.06))
-  ), ep AS (
-    SELECT c.*,
-           CASE WHEN c.t_v2 IS NOT NULL AND c.t >= c.t_v2 THEN 'v2' ELSE 'v1' END AS ver,
-           CASE WHEN c.t_up IS NOT NULL AND c.t >= c.t_up THEN c.tier1 ELSE c.tier0 END AS tier,
-           width_bucket(sample.u01(s, c.u, c.k * 16 + 5),
-                        ARRAY[0, .30, .50, .64, .72, .76, .90, .97]::float8[]) AS e,
-           sample.u01(s, c.u, c.k * 16 + 6) AS r_status,
-           sample.u01(s, c.u, c.k * 16 + 7) AS r_id,
-           sqrt(-2 * ln(1 - sample.u01(s, c.u, c.k * 16 + 8)))
-             * cos(2 * pi() * sample.u01(s, c.u, c.k * 16 + 9)) AS z
-    FROM calls c
-    WHERE c.t < end_ms
-  ), st AS (
-    SELECT ep.*,
-           CASE
-             WHEN event = 'first_call' THEN 200
-             WHEN r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e]
-               THEN (ARRAY[500,502,500,500,500,503,500,504])[e]
-             WHEN tier = 'free' AND r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e] + 0.03
-               THEN 429
-             WHEN r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e] + CASE WHEN tier = 'free' THEN 0.03 ELSE 0 END
-                             + (ARRAY[.04,.01,.03,.03,.05,.02,.005,.02])[e]
-               THEN (ARRAY[404,400,422,409,404,400,403,401])[e]
-             ELSE (ARRAY[200,200,201,200,204,200,200,200])[e]
-           END AS status,
-           (ARRAY['GET','GET','POST','PUT','DELETE','POST','GET','POST'])[e] || ' /' || ver ||
-           CASE e
-             WHEN 1 THEN '/items/' || (1 + floor(r_id * 20000)::int)
-             WHEN 2 THEN '/items'
-             WHEN 3 THEN '/items'
-             WHEN 4 THEN '/items/' || (1 + floor(r_id * 20000)::int)
-             WHEN 5 THEN '/items/' || (1 + floor(r_id * 20000)::int)
-             WHEN 6 THEN '/search'
-             WHEN 7 THEN '/usage'
-             ELSE '/keys/' || lpad(to_hex(floor(r_id * 1099511627776)::bigint), 10, '0') || '/rotate'
-           END AS endpoint
-    FROM ep
-  )
-  INSERT INTO _sample_e
-  SELECT st.u,
-         -- one device per session: draw keyed by the session part of k
-         1 + floor(sample.u01(s, st.u, -(st.k >> 16) - 1) * st.ndev)::int,
-         st.t, st.event, st.k, st.endpoint, st.status,
-         floor(CASE WHEN st.status IN (429, 401, 403) THEN greatest(1, 4 + 3 * (st.z + 3))
-                    ELSE (ARRAY[35,80,120,110,60,250,45,150])[st.e]
-                         * CASE st.tier WHEN 'free' THEN 1.25 WHEN 'pro' THEN 1.0 ELSE 0.8 END
-                         * exp(0.45 * st.z)
-               END * 100) / 100,
-         CASE
-           WHEN st.event = 'first_call' THEN
-             jsonb_build_object('endpoint_group', CASE WHEN st.e IN (6) THEN 'search' WHEN st.e = 7 THEN 'usage'
-                                                       WHEN st.e = 8 THEN 'keys' ELSE 'items' END,
-                                'ms_since_key', st.t - st.t_key)
-           WHEN st.ver = 'v1' THEN
-             jsonb_build_object('request_bytes', 64 + floor(sample.u01(s, st.u, st.k * 16 + 10) * 4000)::int,
-                                'response_bytes', 128 + floor(sample.u01(s, st.u, st.k * 16 + 11) * 64000)::int,
-                                'region', (ARRAY['eu-west-1','us-east-1','us-west-2','ap-south-1'])[1 + floor(sample.u01(s, st.u, st.k * 16 + 12) * 4)::int],
-                                'client', jsonb_build_object('retries', floor(-ln(1 - sample.u01(s, st.u, st.k * 16 + 13)) * 0.2)::int,
-                                                             'gzip', sample.u01(s, st.u, st.k * 16 + 14) < 0.7))
-           ELSE
-             -- schema drift of api_version v2: no "region", new "trace_id",
-             -- "request_bytes" as a string
-             jsonb_build_object('request_bytes', (64 + floor(sample.u01(s, st.u, st.k * 16 + 10) * 4000)::int)::text,
-                                'response_bytes', 128 + floor(sample.u01(s, st.u, st.k * 16 + 11) * 64000)::int,
-                                'trace_id', lpad(to_hex(hashint8extended(st.k, s * 1000003 + st.u)), 16, '0'),
-                                'client', jsonb_build_object('retries', floor(-ln(1 - sample.u01(s, st.u, st.k * 16 + 13)) * 0.2)::int,
-                                                             'gzip', sample.u01(s, st.u, st.k * 16 + 14) < 0.7))
-         END
-  FROM st;
+  ) x
+  WHERE x.t < end_ms;
 
-  -- One-off and weekly product events (no endpoint).
-  WITH o AS (
-    SELECT u.u, u.t0 AS t, 'signup'::text AS event, sample.ev_key(1, 0, 0, 0) AS k,
-           jsonb_build_object('source', (ARRAY['organic','google','github','referral','partner'])[1 + floor(sample.u01(s, u.u, 30) * 5)::int],
-                              'country', (ARRAY['US','DE','IN','GB','BR','FR','JP','CA'])[1 + floor(sample.u01(s, u.u, 31) * 8)::int]) AS payload
+  -- One-off and weekly product events; kind codes of sample.ev_key:
+  -- 1 signup, 2 onboarding_v2 exposure, 3 first docs visit, 4 create_key,
+  -- 5 first_call, 6 pricing_page exposure, 7 upgrade, 8 revoke_key,
+  -- 9 create_key again, 10 invite_member, 11 contaminating exposure,
+  -- 12 weekly docs visit, 13 api_call.
+  INSERT INTO _sample_e
+  SELECT o.u, 1 + floor(sample.u01(s, o.u, o.k * 16 + 8) * o.ndev)::int, o.t, o.event, o.k
+  FROM (
+    SELECT u.u, u.ndev, u.t0 AS t, 'signup'::text AS event, sample.ev_key(1, 0, 0, 0) AS k
     FROM _sample_u u
     UNION ALL
-    SELECT u.u, u.t_exp, 'experiment_exposure', sample.ev_key(2, 0, 0, 0),
-           jsonb_build_object('experiment', 'onboarding_v2', 'variant', u.v_onb)
-    FROM _sample_u u
+    SELECT u.u, u.ndev, u.t_exp, 'experiment_exposure', sample.ev_key(2, 0, 0, 0) FROM _sample_u u
     UNION ALL
-    -- contamination: a second exposure with the other variant
-    SELECT u.u, u.t0 + day_ms + floor(sample.u01(s, u.u, 32) * 2 * day_ms)::bigint,
-           'experiment_exposure', sample.ev_key(11, 0, 0, 0),
-           jsonb_build_object('experiment', 'onboarding_v2',
-                              'variant', CASE u.v_onb WHEN 'control' THEN 'treatment' ELSE 'control' END)
+    SELECT u.u, u.ndev, u.t0 + day_ms + floor(sample.u01(s, u.u, 32) * 2 * day_ms)::bigint,
+           'experiment_exposure', sample.ev_key(11, 0, 0, 0)
     FROM _sample_u u WHERE u.contaminated
     UNION ALL
-    SELECT u.u, u.t_price, 'experiment_exposure', sample.ev_key(6, 0, 0, 0),
-           jsonb_build_object('experiment', 'pricing_page', 'variant', u.v_price)
-    FROM _sample_u u
+    SELECT u.u, u.ndev, u.t_price, 'experiment_exposure', sample.ev_key(6, 0, 0, 0) FROM _sample_u u
     UNION ALL
-    SELECT u.u, u.t0 + 60000 + floor(sample.u01(s, u.u, 33) * 1740000)::bigint, 'view_docs', sample.ev_key(3, 0, 0, 0),
-           jsonb_build_object('page', (ARRAY['/docs/quickstart','/docs/auth','/docs/errors','/docs/sdks'])[1 + floor(sample.u01(s, u.u, 34) * 4)::int])
+    SELECT u.u, u.ndev, u.t0 + 60000 + floor(sample.u01(s, u.u, 33) * 1740000)::bigint, 'view_docs', sample.ev_key(3, 0, 0, 0)
     FROM _sample_u u WHERE sample.u01(s, u.u, 35) < 0.60
     UNION ALL
-    SELECT u.u, u.t_key, 'create_key', sample.ev_key(4, 0, 0, 0),
-           jsonb_build_object('key_id', substr(md5(s || ':key:' || u.u || ':1'), 1, 10),
-                              'scopes', CASE WHEN sample.u01(s, u.u, 36) < 0.5 THEN '["read"]'::jsonb ELSE '["read","write"]'::jsonb END)
-    FROM _sample_u u WHERE u.has_key
+    SELECT u.u, u.ndev, u.t_key, 'create_key', sample.ev_key(4, 0, 0, 0) FROM _sample_u u WHERE u.has_key
     UNION ALL
-    SELECT u.u, u.t_rev, 'revoke_key', sample.ev_key(8, 0, 0, 0),
-           jsonb_build_object('key_id', substr(md5(s || ':key:' || u.u || ':1'), 1, 10),
-                              'reason', CASE WHEN sample.u01(s, u.u, 37) < 0.8 THEN 'rotated' ELSE 'leaked' END)
-    FROM _sample_u u WHERE u.has_key AND u.revokes
+    SELECT u.u, u.ndev, u.t_rev, 'revoke_key', sample.ev_key(8, 0, 0, 0) FROM _sample_u u WHERE u.has_key AND u.revokes
     UNION ALL
-    SELECT u.u, u.t_rev + 300000 + floor(sample.u01(s, u.u, 38) * 2 * day_ms)::bigint, 'create_key', sample.ev_key(9, 0, 0, 0),
-           jsonb_build_object('key_id', substr(md5(s || ':key:' || u.u || ':2'), 1, 10),
-                              'scopes', CASE WHEN sample.u01(s, u.u, 36) < 0.5 THEN '["read"]'::jsonb ELSE '["read","write"]'::jsonb END)
+    SELECT u.u, u.ndev, u.t_rev + 300000 + floor(sample.u01(s, u.u, 38) * 2 * day_ms)::bigint, 'create_key', sample.ev_key(9, 0, 0, 0)
     FROM _sample_u u WHERE u.has_key AND u.revokes AND u.rekeys
     UNION ALL
-    SELECT u.u, u.t_up, 'upgrade', sample.ev_key(7, 0, 0, 0),
-           jsonb_build_object('from', u.tier0, 'to', u.tier1,
-                              'mrr_usd', CASE u.tier1 WHEN 'pro' THEN 49 ELSE 499 END)
-    FROM _sample_u u WHERE u.t_up IS NOT NULL
+    SELECT u.u, u.ndev, u.t_up, 'upgrade', sample.ev_key(7, 0, 0, 0) FROM _sample_u u WHERE u.t_up IS NOT NULL
     UNION ALL
-    SELECT u.u, u.t_fc + 2 * day_ms + floor(sample.u01(s, u.u, 39) * 18 * day_ms)::bigint, 'invite_member', sample.ev_key(10, 0, 0, 0),
-           jsonb_build_object('role', CASE WHEN sample.u01(s, u.u, 40) < 0.7 THEN 'developer' ELSE 'admin' END,
-                              'invitees', 1 + floor(sample.u01(s, u.u, 41) * 3)::int)
+    SELECT u.u, u.ndev, u.t_fc + 2 * day_ms + floor(sample.u01(s, u.u, 39) * 18 * day_ms)::bigint, 'invite_member', sample.ev_key(10, 0, 0, 0)
     FROM _sample_u u WHERE u.active AND u.invites
     UNION ALL
     -- a docs visit in 30% of the active weeks, days 1-6 of the week
-    SELECT u.u, u.t_fc + w.w * 7 * day_ms + day_ms + floor(sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 5) * 5 * day_ms)::bigint,
-           'view_docs', sample.ev_key(12, w.w, 0, 0),
-           jsonb_build_object('page', (ARRAY['/docs/quickstart','/docs/auth','/docs/errors','/docs/sdks','/docs/pagination','/docs/webhooks'])
-                                        [1 + floor(sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 6) * 6)::int])
+    SELECT u.u, u.ndev, u.t_fc + w.w * 7 * day_ms + day_ms + floor(sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 5) * 5 * day_ms)::bigint,
+           'view_docs', sample.ev_key(12, w.w, 0, 0)
     FROM _sample_u u CROSS JOIN LATERAL generate_series(0, 11) w(w)
     WHERE u.active
       AND (w.w = 0
            OR (w.w < u.weeks AND sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 1) >= 0.15)
            OR (w.w >= u.weeks AND sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 1) < 0.06))
       AND sample.u01(s, u.u, sample.ev_key(12, w.w, 0, 0) * 16 + 7) < 0.30
-  )
-  INSERT INTO _sample_e
-  SELECT o.u, 1 + floor(sample.u01(s, o.u, o.k * 16 + 8) * u.ndev)::int, o.t, o.event, o.k,
-         NULL, NULL, NULL, o.payload
-  FROM o JOIN _sample_u u USING (u)
+  ) o
   WHERE o.t < end_ms;
 
   ---------------------------------------------------------------------------
-  -- Delivery: device, clocks, tier and version at event time; the dead
-  -- period removes everything inside it.  Canaries join here.
+  -- Delivery: clocks and delays; the dead period removes everything inside
+  -- it in any clock.  Canaries (u = 0, k = slot) join here.
   ---------------------------------------------------------------------------
   CREATE TEMP TABLE _sample_f AS
   WITH x AS (
-    SELECT e.u, d.user_id, u.tenant,
-           CASE WHEN u.t_up IS NOT NULL AND e.t >= u.t_up THEN u.tier1 ELSE u.tier0 END AS plan_tier,
-           CASE WHEN u.t_v2 IS NOT NULL AND e.t >= u.t_v2 THEN 'v2' ELSE 'v1' END AS api_version,
-           d.sdk_version, d.platform, d.device_id, e.event, e.endpoint, e.status, e.latency_ms, e.payload,
-           e.t, e.k, d.skew_ms,
+    SELECT e.u, e.d, e.t, e.event, e.k, d.skew_ms,
            CASE WHEN sample.u01(s, e.u, e.k * 16 + 1 + stage) < 0.97
                 THEN floor(sample.u01(s, e.u, e.k * 16 + 2 + stage) * 3000)::bigint
                 ELSE 30000 + floor(sample.u01(s, e.u, e.k * 16 + 2 + stage) * 570000)::bigint END AS sd,
-           50 + floor(sample.u01(s, e.u, e.k * 16 + 3 + stage) * 2500)::bigint AS nd,
-           md5(s || ':ev:' || e.u || ':' || e.k)::uuid::text AS event_id
-    FROM _sample_e e
-    JOIN _sample_u u ON u.u = e.u
-    JOIN _sample_d d ON d.u = e.u AND d.d = e.d
+           50 + floor(sample.u01(s, e.u, e.k * 16 + 3 + stage) * 2500)::bigint AS nd
+    FROM _sample_e e JOIN _sample_d d ON d.u = e.u AND d.d = e.d
     UNION ALL
-    SELECT 0, 'canary', 'internal', 'enterprise', 'v1', 'canary-1.0.0', 'server', 'canary-01',
-           'canary', NULL, NULL, NULL,
-           jsonb_build_object('probe', 'pipeline', 'slot', c.slot),
-           c.slot * 300000, c.slot, 0,
+    SELECT 0, 1, c.slot * 300000, 'canary', c.slot, 0,
            CASE WHEN c.slot * 300000 >= late_from AND c.slot * 300000 < late_to
                 THEN late_delay ELSE floor(sample.u01(s, 0, c.slot * 16 + 2 + stage) * 1000)::bigint END,
-           50 + floor(sample.u01(s, 0, c.slot * 16 + 3 + stage) * 500)::bigint,
-           md5(s || ':canary:' || c.slot)::uuid::text
+           50 + floor(sample.u01(s, 0, c.slot * 16 + 3 + stage) * 500)::bigint
     FROM generate_series(0, end_ms / 300000 - 1) c(slot)
     WHERE NOT (c.slot * 300000 >= miss_from AND c.slot * 300000 < miss_to)
   )
-  SELECT x.*, false AS near_dup, NULL::text AS original_id, 0::bigint AS delta
+  SELECT x.*, x.t AS t_orig, false AS is_copy, false AS has_copy
   FROM x
   WHERE NOT (x.t >= dead_from AND x.t < dead_to)
     AND NOT (x.t + x.skew_ms >= dead_from AND x.t + x.skew_ms < dead_to)
     AND NOT (x.t + x.sd + x.nd >= dead_from AND x.t + x.sd + x.nd < dead_to);
 
-  -- Near duplicates: the same event fired again 0.3-2.5 s later, with a new
-  -- id; never next to the dead period.
+  -- Near duplicates: the same event fired again 0.3-2.5 s later (same k,
+  -- new id), at least 10 minutes away from the dead period in every clock.
   INSERT INTO _sample_f
-  SELECT f.u, f.user_id, f.tenant, f.plan_tier, f.api_version, f.sdk_version, f.platform, f.device_id,
-         f.event, f.endpoint, f.status, f.latency_ms, f.payload,
-         f.t + nd.delta, f.k, f.skew_ms, f.sd, f.nd,
-         md5(s || ':nd:' || f.u || ':' || f.k)::uuid::text,
-         true, f.event_id, nd.delta
+  SELECT f.u, f.d, f.t + nd.delta, f.event, f.k, f.skew_ms, f.sd, f.nd, f.t, true, false
   FROM _sample_f f
   CROSS JOIN LATERAL (SELECT 300 + floor(sample.u01(s, f.u, f.k * 16 + 5 + stage) * 2200)::bigint AS delta) nd
   WHERE f.u > 0
     AND f.event IN ('api_call', 'view_docs', 'create_key', 'invite_member')
     AND sample.u01(s, f.u, f.k * 16 + 4 + stage) < 0.003
-    -- at least 10 minutes away from the dead period in every clock
     AND NOT (f.t BETWEEN dead_from - 600000 AND dead_to + 600000)
     AND NOT (f.t + f.skew_ms BETWEEN dead_from - 600000 AND dead_to + 600000)
     AND NOT (f.t + f.sd + f.nd BETWEEN dead_from - 600000 AND dead_to + 600000);
-  UPDATE _sample_f f SET near_dup = true
-  WHERE f.event_id IN (SELECT original_id FROM _sample_f WHERE original_id IS NOT NULL);
+  UPDATE _sample_f f SET has_copy = true
+  FROM (SELECT u, k FROM _sample_f WHERE is_copy) c
+  WHERE f.u = c.u AND f.k = c.k AND NOT f.is_copy;
 
   ---------------------------------------------------------------------------
   -- Sequence numbers per device, then losses: bursts on 3 devices, 15% of
@@ -499,20 +398,22 @@ BEGIN
   ---------------------------------------------------------------------------
   CREATE TEMP TABLE _sample_g AS
   SELECT f.*,
-         row_number() OVER w AS seq,
-         count(*) OVER (PARTITION BY f.device_id) AS n_dev
-  FROM _sample_f f
-  WINDOW w AS (PARTITION BY f.device_id ORDER BY f.t, f.event_id);
+         row_number() OVER (PARTITION BY f.u, f.d ORDER BY f.t, f.k, f.is_copy) AS seq,
+         count(*) OVER (PARTITION BY f.u, f.d) AS n_dev,
+         NULL::text AS lost
+  FROM _sample_f f;
+  DROP TABLE _sample_e, _sample_f;
 
-  ALTER TABLE _sample_g ADD COLUMN lost text;
   -- bursts: per SDK, the first device by hash with at least 30 events
-  WITH cand AS (
-    SELECT DISTINCT ON (sdk_version) device_id, u, n_dev
-    FROM _sample_g
-    WHERE sdk_version IN ('python-1.9.0', 'js-2.4.0', 'ios-4.2.0') AND n_dev >= 30 AND skew_ms = 0
-    ORDER BY sdk_version, sample.u01(s, u, 999), device_id
+  WITH n AS (
+    SELECT u, d, count(*) AS n_dev FROM _sample_g GROUP BY u, d HAVING count(*) >= 30
+  ), cand AS (
+    SELECT DISTINCT ON (dv.sdk_version) n.u, n.d, n.n_dev
+    FROM n JOIN _sample_d dv ON dv.u = n.u AND dv.d = n.d
+    WHERE dv.sdk_version IN ('python-1.9.0', 'js-2.4.0', 'ios-4.2.0') AND dv.skew_ms = 0
+    ORDER BY dv.sdk_version, sample.u01(s, n.u, 999 + n.d), n.u, n.d
   ), runs AS (
-    SELECT c.device_id, r.r,
+    SELECT c.u, c.d,
            2 + floor(sample.u01(s, c.u, 1000 + r.r) * (c.n_dev / 2 - 10))::bigint + (r.r - 1) * (c.n_dev / 2) AS g_from,
            2 + floor(sample.u01(s, c.u, 1000 + r.r) * (c.n_dev / 2 - 10))::bigint + (r.r - 1) * (c.n_dev / 2)
              + 1 + floor(sample.u01(s, c.u, 1010 + r.r) * 5)::bigint AS g_to
@@ -520,19 +421,22 @@ BEGIN
   )
   UPDATE _sample_g g SET lost = 'burst'
   FROM runs
-  WHERE g.device_id = runs.device_id AND g.seq BETWEEN runs.g_from AND runs.g_to
-    AND NOT g.near_dup AND g.original_id IS NULL;
+  WHERE g.u = runs.u AND g.d = runs.d AND g.seq BETWEEN runs.g_from AND runs.g_to
+    AND NOT g.is_copy AND NOT g.has_copy;
 
   UPDATE _sample_g g
-  SET lost = CASE WHEN g.sdk_version = 'android-3.8.0' THEN 'lossy_sdk' ELSE 'random_loss' END
-  WHERE g.lost IS NULL AND g.u > 0
+  SET lost = CASE WHEN dv.sdk_version = 'android-3.8.0' THEN 'lossy_sdk' ELSE 'random_loss' END
+  FROM _sample_d dv
+  WHERE dv.u = g.u AND dv.d = g.d
+    AND g.lost IS NULL AND g.u > 0
     AND g.seq > 1 AND g.seq < g.n_dev
-    AND NOT g.near_dup AND g.original_id IS NULL
+    AND NOT g.is_copy AND NOT g.has_copy
     AND sample.u01(s, g.u, g.k * 16 + 6 + stage)
-        < CASE WHEN g.sdk_version = 'android-3.8.0' THEN 0.15 ELSE 0.002 END;
+        < CASE WHEN dv.sdk_version = 'android-3.8.0' THEN 0.15 ELSE 0.002 END;
 
   ---------------------------------------------------------------------------
-  -- The events table: survivors, plus exact duplicates of 0.4% of them.
+  -- The events table: survivors, plus a second copy of 0.4% of them (exact
+  -- duplicates).  Tier and api_version follow the event's original time.
   ---------------------------------------------------------------------------
   CREATE TABLE sample.events (
     event_id    text NOT NULL,
@@ -555,24 +459,126 @@ BEGIN
   );
 
   INSERT INTO sample.events
-  SELECT g.event_id, g.user_id, g.tenant, g.plan_tier, g.api_version, g.sdk_version, g.platform,
-         g.device_id, g.event, g.endpoint, g.status, g.latency_ms,
-         t_start + (g.t + g.skew_ms) * interval '1 millisecond',
-         t_start + (g.t + g.skew_ms + g.sd) * interval '1 millisecond',
-         t_start + (g.t + g.sd + g.nd) * interval '1 millisecond',
-         g.seq, g.payload
-  FROM (SELECT * FROM _sample_g WHERE lost IS NULL
-        UNION ALL
-        SELECT * FROM _sample_g
-        WHERE lost IS NULL AND u > 0 AND NOT near_dup AND original_id IS NULL
-          AND sample.u01(s, u, k * 16 + 7 + stage) < 0.004) g;
+  WITH g AS (
+    SELECT * FROM _sample_g WHERE lost IS NULL
+    UNION ALL
+    SELECT * FROM _sample_g
+    WHERE lost IS NULL AND u > 0 AND NOT is_copy AND NOT has_copy
+      AND sample.u01(s, u, k * 16 + 7 + stage) < 0.004
+  ), a AS (
+    SELECT g.*, (g.k >> 24)::int AS kind, dv.device_id, dv.platform, dv.sdk_version,
+           coalesce(us.user_id, 'canary') AS user_id, coalesce(us.tenant, 'internal') AS tenant,
+           CASE WHEN g.u = 0 THEN 'enterprise'
+                WHEN us.t_up IS NOT NULL AND g.t_orig >= us.t_up THEN us.tier1 ELSE us.tier0 END AS tier,
+           CASE WHEN us.t_v2 IS NOT NULL AND g.t_orig >= us.t_v2 THEN 'v2' ELSE 'v1' END AS ver,
+           us.tier0, us.tier1, us.v_onb, us.v_price, us.t_key,
+           width_bucket(sample.u01(s, g.u, g.k * 16 + 5), ARRAY[0, .30, .50, .64, .72, .76, .90, .97]::float8[]) AS e,
+           sample.u01(s, g.u, g.k * 16 + 6) AS r_status,
+           sample.u01(s, g.u, g.k * 16 + 7) AS r_id
+    FROM g
+    JOIN _sample_d dv ON dv.u = g.u AND dv.d = g.d
+    LEFT JOIN _sample_u us ON us.u = g.u
+  ), c AS (
+    SELECT a.*,
+           CASE
+             WHEN event = 'first_call' THEN 200
+             WHEN r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e]
+               THEN (ARRAY[500,502,500,500,500,503,500,504])[e]
+             WHEN tier = 'free' AND r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e] + 0.03
+               THEN 429
+             WHEN r_status < (ARRAY[.002,.003,.006,.005,.002,.030,.001,.004])[e] + CASE WHEN tier = 'free' THEN 0.03 ELSE 0 END
+                             + (ARRAY[.04,.01,.03,.03,.05,.02,.005,.02])[e]
+               THEN (ARRAY[404,400,422,409,404,400,403,401])[e]
+             ELSE (ARRAY[200,200,201,200,204,200,200,200])[e]
+           END AS status
+    FROM a
+  )
+  SELECT md5(s || CASE WHEN c.u = 0 THEN ':canary:' || c.k
+                       WHEN c.is_copy THEN ':nd:' || c.u || ':' || c.k
+                       ELSE ':ev:' || c.u || ':' || c.k END)::uuid::text,
+         c.user_id, c.tenant, c.tier, c.ver, c.sdk_version, c.platform, c.device_id, c.event,
+         CASE WHEN c.kind IN (5, 13) THEN
+           (ARRAY['GET','GET','POST','PUT','DELETE','POST','GET','POST'])[c.e] || ' /' || c.ver ||
+           CASE c.e
+             WHEN 1 THEN '/items/' || (1 + floor(c.r_id * 20000)::int)
+             WHEN 2 THEN '/items'
+             WHEN 3 THEN '/items'
+             WHEN 4 THEN '/items/' || (1 + floor(c.r_id * 20000)::int)
+             WHEN 5 THEN '/items/' || (1 + floor(c.r_id * 20000)::int)
+             WHEN 6 THEN '/search'
+             WHEN 7 THEN '/usage'
+             ELSE '/keys/' || lpad(to_hex(floor(c.r_id * 1099511627776)::bigint), 10, '0') || '/rotate'
+           END
+         END,
+         CASE WHEN c.kind IN (5, 13) THEN c.status END,
+         CASE WHEN c.kind IN (5, 13) THEN
+           -- log-normal around the endpoint's base, scaled by plan tier;
+           -- rejected requests (401/403/429) answer in a few ms
+           floor(CASE WHEN c.status IN (429, 401, 403)
+                      THEN greatest(1, 4 + 3 * (3 + sqrt(-2 * ln(1 - sample.u01(s, c.u, c.k * 16 + 8)))
+                                                     * cos(2 * pi() * sample.u01(s, c.u, c.k * 16 + 9))))
+                      ELSE (ARRAY[35,80,120,110,60,250,45,150])[c.e]
+                           * CASE c.tier WHEN 'free' THEN 1.25 WHEN 'pro' THEN 1.0 ELSE 0.8 END
+                           * exp(0.45 * sqrt(-2 * ln(1 - sample.u01(s, c.u, c.k * 16 + 8)))
+                                      * cos(2 * pi() * sample.u01(s, c.u, c.k * 16 + 9)))
+                 END * 100) / 100
+         END,
+         t_start + (c.t + c.skew_ms) * interval '1 millisecond',
+         t_start + (c.t + c.skew_ms + c.sd) * interval '1 millisecond',
+         t_start + (c.t + c.sd + c.nd) * interval '1 millisecond',
+         c.seq,
+         CASE
+           WHEN c.u = 0 THEN jsonb_build_object('probe', 'pipeline', 'slot', c.k)
+           WHEN c.kind = 13 AND c.ver = 'v1' THEN
+             jsonb_build_object('request_bytes', 64 + floor(sample.u01(s, c.u, c.k * 16 + 10) * 4000)::int,
+                                'response_bytes', 128 + floor(sample.u01(s, c.u, c.k * 16 + 11) * 64000)::int,
+                                'region', (ARRAY['eu-west-1','us-east-1','us-west-2','ap-south-1'])[1 + floor(sample.u01(s, c.u, c.k * 16 + 12) * 4)::int],
+                                'client', jsonb_build_object('retries', floor(-ln(1 - sample.u01(s, c.u, c.k * 16 + 13)) * 0.2)::int,
+                                                             'gzip', sample.u01(s, c.u, c.k * 16 + 14) < 0.7))
+           WHEN c.kind = 13 THEN
+             -- schema drift of api_version v2: no "region", a new "trace_id",
+             -- "request_bytes" as a string
+             jsonb_build_object('request_bytes', (64 + floor(sample.u01(s, c.u, c.k * 16 + 10) * 4000)::int)::text,
+                                'response_bytes', 128 + floor(sample.u01(s, c.u, c.k * 16 + 11) * 64000)::int,
+                                'trace_id', lpad(to_hex(hashint8extended(c.k, s * 1000003 + c.u)), 16, '0'),
+                                'client', jsonb_build_object('retries', floor(-ln(1 - sample.u01(s, c.u, c.k * 16 + 13)) * 0.2)::int,
+                                                             'gzip', sample.u01(s, c.u, c.k * 16 + 14) < 0.7))
+           WHEN c.kind = 5 THEN
+             jsonb_build_object('endpoint_group', CASE c.e WHEN 6 THEN 'search' WHEN 7 THEN 'usage' WHEN 8 THEN 'keys' ELSE 'items' END,
+                                'ms_since_key', c.t_orig - c.t_key)
+           WHEN c.kind = 1 THEN
+             jsonb_build_object('source', (ARRAY['organic','google','github','referral','partner'])[1 + floor(sample.u01(s, c.u, 30) * 5)::int],
+                                'country', (ARRAY['US','DE','IN','GB','BR','FR','JP','CA'])[1 + floor(sample.u01(s, c.u, 31) * 8)::int])
+           WHEN c.kind = 2 THEN jsonb_build_object('experiment', 'onboarding_v2', 'variant', c.v_onb)
+           WHEN c.kind = 11 THEN
+             jsonb_build_object('experiment', 'onboarding_v2',
+                                'variant', CASE c.v_onb WHEN 'control' THEN 'treatment' ELSE 'control' END)
+           WHEN c.kind = 6 THEN jsonb_build_object('experiment', 'pricing_page', 'variant', c.v_price)
+           WHEN c.kind = 3 THEN
+             jsonb_build_object('page', (ARRAY['/docs/quickstart','/docs/auth','/docs/errors','/docs/sdks'])[1 + floor(sample.u01(s, c.u, 34) * 4)::int])
+           WHEN c.kind = 12 THEN
+             jsonb_build_object('page', (ARRAY['/docs/quickstart','/docs/auth','/docs/errors','/docs/sdks','/docs/pagination','/docs/webhooks'])
+                                          [1 + floor(sample.u01(s, c.u, c.k * 16 + 6) * 6)::int])
+           WHEN c.kind IN (4, 9) THEN
+             jsonb_build_object('key_id', substr(md5(s || ':key:' || c.u || CASE c.kind WHEN 4 THEN ':1' ELSE ':2' END), 1, 10),
+                                'scopes', CASE WHEN sample.u01(s, c.u, 36) < 0.5 THEN '["read"]'::jsonb ELSE '["read","write"]'::jsonb END)
+           WHEN c.kind = 8 THEN
+             jsonb_build_object('key_id', substr(md5(s || ':key:' || c.u || ':1'), 1, 10),
+                                'reason', CASE WHEN sample.u01(s, c.u, 37) < 0.8 THEN 'rotated' ELSE 'leaked' END)
+           WHEN c.kind = 7 THEN
+             jsonb_build_object('from', c.tier0, 'to', c.tier1, 'mrr_usd', CASE c.tier1 WHEN 'pro' THEN 49 ELSE 499 END)
+           WHEN c.kind = 10 THEN
+             jsonb_build_object('role', CASE WHEN sample.u01(s, c.u, 40) < 0.7 THEN 'developer' ELSE 'admin' END,
+                                'invitees', 1 + floor(sample.u01(s, c.u, 41) * 3)::int)
+         END
+  FROM c;
   GET DIAGNOSTICS n_rows = ROW_COUNT;
 
   COMMENT ON TABLE sample.events IS
     'apivalue sample: API product events with injected faults (see sample.ground_truth)';
 
   ---------------------------------------------------------------------------
-  -- Ground truth.
+  -- Ground truth, from the generator's own bookkeeping.
   ---------------------------------------------------------------------------
   CREATE TABLE sample.ground_truth (
     fault  text NOT NULL,
@@ -589,41 +595,46 @@ BEGIN
   FROM _sample_d WHERE skew_ms <> 0;
 
   INSERT INTO sample.ground_truth
-  SELECT 'exact_duplicate', event_id, jsonb_build_object('copies', count(*))
-  FROM sample.events GROUP BY event_id HAVING count(*) > 1;
+  SELECT 'exact_duplicate', md5(s || ':ev:' || u || ':' || k)::uuid::text, jsonb_build_object('copies', 2)
+  FROM _sample_g
+  WHERE lost IS NULL AND u > 0 AND NOT is_copy AND NOT has_copy
+    AND sample.u01(s, u, k * 16 + 7 + stage) < 0.004;
 
   INSERT INTO sample.ground_truth
-  SELECT 'near_duplicate', event_id,
-         jsonb_build_object('original', original_id, 'delta_ms', delta, 'event', event, 'user_id', user_id)
-  FROM _sample_g WHERE original_id IS NOT NULL;
+  SELECT 'near_duplicate', md5(s || ':nd:' || g.u || ':' || g.k)::uuid::text,
+         jsonb_build_object('original', md5(s || ':ev:' || g.u || ':' || g.k)::uuid::text,
+                            'delta_ms', g.t - g.t_orig, 'event', g.event, 'user_id', dv.user_id)
+  FROM _sample_g g JOIN _sample_d dv ON dv.u = g.u AND dv.d = g.d
+  WHERE g.is_copy;
 
   INSERT INTO sample.ground_truth
   WITH l AS (
-    SELECT device_id, lost, seq, seq - row_number() OVER (PARTITION BY device_id ORDER BY seq) AS island
+    SELECT u, d, lost, seq, seq - row_number() OVER (PARTITION BY u, d ORDER BY seq) AS island
     FROM _sample_g WHERE lost IS NOT NULL
   ), r AS (
-    SELECT device_id, min(lost) AS cause, min(seq) AS g_from, max(seq) AS g_to
-    FROM l GROUP BY device_id, island
+    SELECT u, d, min(lost) AS cause, min(seq) AS g_from, max(seq) AS g_to
+    FROM l GROUP BY u, d, island
   )
-  SELECT 'sequence_gap', device_id,
-         jsonb_build_object('missing', jsonb_agg(jsonb_build_array(g_from, g_to) ORDER BY g_from),
-                            'missing_count', sum(g_to - g_from + 1),
-                            'cause', min(cause))
-  FROM r GROUP BY device_id;
+  SELECT 'sequence_gap', dv.device_id,
+         jsonb_build_object('missing', jsonb_agg(jsonb_build_array(r.g_from, r.g_to) ORDER BY r.g_from),
+                            'missing_count', sum(r.g_to - r.g_from + 1),
+                            'cause', min(r.cause))
+  FROM r JOIN _sample_d dv ON dv.u = r.u AND dv.d = r.d
+  GROUP BY dv.device_id;
 
   INSERT INTO sample.ground_truth
   WITH seg AS (
-    SELECT sdk_version, count(*) AS expected, count(*) FILTER (WHERE lost IS NULL) AS received
-    FROM _sample_g GROUP BY sdk_version
+    SELECT dv.sdk_version, count(*) AS expected, count(*) FILTER (WHERE g.lost IS NULL) AS received
+    FROM _sample_g g JOIN _sample_d dv ON dv.u = g.u AND dv.d = g.d
+    GROUP BY dv.sdk_version
   )
   SELECT 'lossy_sdk', 'android-3.8.0',
          jsonb_build_object('target_loss_rate', 0.15, 'others_target_loss_rate', 0.002,
-                            'expected', l.expected, 'received', l.received,
+                            'expected', coalesce(l.expected, 0), 'received', coalesce(l.received, 0),
                             'loss_rate', round(1 - l.received::numeric / nullif(l.expected, 0), 4),
                             'others_max_loss_rate',
                             (SELECT round(max(1 - received::numeric / expected), 4) FROM seg WHERE sdk_version <> 'android-3.8.0'))
-  FROM (SELECT * FROM seg WHERE sdk_version = 'android-3.8.0'
-        UNION ALL SELECT 'android-3.8.0', 0, 0 WHERE NOT EXISTS (SELECT FROM seg WHERE sdk_version = 'android-3.8.0')) l;
+  FROM (SELECT 1) one LEFT JOIN seg l ON l.sdk_version = 'android-3.8.0';
 
   INSERT INTO sample.ground_truth
   SELECT 'dead_period', 'global',
@@ -715,8 +726,7 @@ BEGIN
   COMMENT ON VIEW sample.clean_events IS
     'apivalue sample: events without skewed devices, duplicates, gapped devices, the lossy SDK, drifted payloads and canaries (the dead period remains)';
 
-  DROP TABLE pg_temp._sample_u, pg_temp._sample_d, pg_temp._sample_e,
-             pg_temp._sample_f, pg_temp._sample_g;
+  DROP TABLE _sample_u, _sample_d, _sample_g;
   ANALYZE sample.events;
   ANALYZE sample.ground_truth;
   RETURN n_rows;
