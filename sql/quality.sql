@@ -936,8 +936,8 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
     RAISE EXCEPTION 'pg_cron is not installed in this database, so quality checks cannot be scheduled'
       USING ERRCODE = '55000',
-            HINT = 'Install the Debian package postgresql-15-cron, set shared_preload_libraries = ''pg_cron'' and cron.database_name = '''
-                   || current_database() || ''' in postgresql.conf, restart PostgreSQL and run CREATE EXTENSION pg_cron; '
+            HINT = 'Install the Debian package postgresql-15-cron, set shared_preload_libraries = ''pg_cron'' and '
+                   || 'cron.database_name = (this database) in postgresql.conf, restart PostgreSQL and run CREATE EXTENSION pg_cron; '
                    || 'or call apivalue.run_quality_checks() from another scheduler.';
   END IF;
   IF cron IS NULL OR btrim(cron) = '' THEN

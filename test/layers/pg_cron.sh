@@ -15,8 +15,8 @@ CREATE EXTENSION pg_cron;
 CREATE EXTENSION apivalue;
 CREATE TABLE cron_events (device text, seq bigint, ts timestamptz);
 INSERT INTO cron_events VALUES ('d1', 1, now()), ('d1', 2, now()), ('d1', 5, now());
-SELECT apivalue.add_quality_check('cron_seq', 'cron_events', 'sequence_gap',
-  '{"device_column": "device", "seq_column": "seq"}') IS NOT NULL AS added;
+SELECT (apivalue.add_quality_check('cron_seq', 'cron_events', 'sequence_gap',
+  '{"device_column": "device", "seq_column": "seq"}')).name AS added;
 SELECT apivalue.schedule_quality_checks('* * * * *') > 0 AS scheduled;
 SELECT jobname, schedule, command FROM cron.job;
 SQL

@@ -79,7 +79,7 @@ SELECT * FROM avtest.diff(
     FROM apivalue.duplicate_rate('qd_ev', 'event_id', 'ts')$$,
   $$SELECT 'rate' AS k, concat_ws(' ', count(event_id), count(event_id) - count(DISTINCT event_id),
            round((count(event_id) - count(DISTINCT event_id))::numeric / count(event_id), 9),
-           (SELECT count(*) FROM (SELECT event_id FROM qd_ev GROUP BY 1 HAVING count(*) > 1) k)) AS v
+           (SELECT count(*) FROM (SELECT event_id FROM qd_ev WHERE event_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1) k)) AS v
     FROM qd_ev$$);
 SELECT count(*) > 0 AS has_exact, sum(duplicates) > 0 AS has_dups FROM apivalue.duplicate_keys('qd_ev', 'event_id', 'ts');
 -- Bad input: unknown column, an expression that is not one, a second statement.

@@ -15,7 +15,7 @@ FROM (VALUES
   ('holes and duplicates', ARRAY[1, 2, 3, 5, 5, 9, 9, 2]),
   ('NULLs skipped', ARRAY[1, NULL, 4]),
   ('reset: 1..5 then 1..3 again', ARRAY[1, 2, 3, 4, 5, 1, 2, 3]),
-  ('reset with loss: 1..5 then 1, 3', ARRAY[1, 2, 3, 4, 5, 1, 3]),
+  ('reset: 1..5 then 1, 3 (union, nothing missing)', ARRAY[1, 2, 3, 4, 5, 1, 3]),
   ('negative and extreme values', ARRAY[-9223372036854775807, -9223372036854775806, -9223372036854775804]),
   -- A 32-bit counter that wraps is compared as numbers: the hole across the
   -- wrap counts as missing.  Group by counter epoch to avoid it.
@@ -121,10 +121,9 @@ DELETE FROM qg_ts WHERE src % 3 = 0 AND ts BETWEEN '2024-05-01 10:00' AND '2024-
 INSERT INTO qg_ts SELECT src, ts FROM qg_ts WHERE random() < 0.05;                                -- duplicates
 ANALYZE qg_ts;
 SELECT * FROM avtest.diff(
-  $$SELECT src::text AS k, concat_ws(' ', dead_time(s), longest_gap(s), gap_count(s), gap_ranges(s), event_count(s)) AS v
-    FROM (SELECT src, apivalue.dead_time_summary(ts, interval '45 minutes') AS s FROM qg_ts GROUP BY src) q,
-         LATERAL (SELECT apivalue.dead_time(s), apivalue.longest_gap(s), apivalue.gap_count(s),
-                         apivalue.gap_ranges(s), apivalue.event_count(s)) a(dead_time, longest_gap, gap_count, gap_ranges, event_count)$$,
+  $$SELECT src::text AS k, concat_ws(' ', apivalue.dead_time(s), apivalue.longest_gap(s), apivalue.gap_count(s),
+                                     apivalue.gap_ranges(s), apivalue.event_count(s)) AS v
+    FROM (SELECT src, apivalue.dead_time_summary(ts, interval '45 minutes') AS s FROM qg_ts GROUP BY src) q$$,
   $$SELECT src::text AS k,
            concat_ws(' ', coalesce(sum(greatest(gap - interval '45 minutes', interval '0')), interval '0'),
                      max(gap) FILTER (WHERE gap > interval '45 minutes'),
@@ -135,8 +134,8 @@ SELECT * FROM avtest.diff(
           FROM qg_ts WINDOW w AS (PARTITION BY src ORDER BY ts)) x
     GROUP BY src$$);
 SELECT * FROM avtest.diff(
-  $$SELECT 'all' AS k, apivalue.dead_time(ts + src * interval '3 days', interval '10 minutes')::text AS v FROM qg_ts$$,
-  $$SELECT 'all' AS k, sum(greatest(t - lag, interval '0'))::text AS v
+  $$SELECT 'all' AS k, extract(epoch FROM apivalue.dead_time(ts + src * interval '3 days', interval '10 minutes'))::text AS v FROM qg_ts$$,
+  $$SELECT 'all' AS k, extract(epoch FROM sum(greatest(t - lag, interval '0')))::text AS v
     FROM (SELECT t, lag(t) OVER (ORDER BY t) + interval '10 minutes' AS lag
           FROM (SELECT ts + src * interval '3 days' AS t FROM qg_ts) y) x$$);
 SELECT * FROM avtest.diff(
