@@ -8,7 +8,8 @@
 -- One transition state for both: the group's events as compact records,
 -- the compiled pattern and the condition bits seen.  Conditions are passed
 -- as VARIADIC "any" (checked to be boolean at run time), so no array is
--- built per row.
+-- built per row.  SSPACE (a typical group's state, in bytes) keeps the
+-- planner from assuming 8 kB per group and partitioning hash aggregation.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION apivalue._sequence_accum(internal, text, timestamptz, VARIADIC "any")
@@ -60,19 +61,19 @@ COMMENT ON FUNCTION apivalue._sequence_count_final(internal) IS
   'internal: final function of sequence_count';
 
 CREATE AGGREGATE apivalue.sequence_match(pattern text, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_match_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_match(pattern text, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_match_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_match(pattern text, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_match_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
@@ -86,19 +87,19 @@ COMMENT ON AGGREGATE apivalue.sequence_match(text, bigint, VARIADIC "any") IS
   'ClickHouse sequenceMatch over bigint time; (?t...) conditions compare in the caller''s units';
 
 CREATE AGGREGATE apivalue.sequence_count(pattern text, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_count_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_count(pattern text, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_count_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_count(pattern text, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue._sequence_accum, STYPE = internal,
+  SFUNC = apivalue._sequence_accum, STYPE = internal, SSPACE = 400,
   FINALFUNC = apivalue._sequence_count_final,
   COMBINEFUNC = apivalue._sequence_combine,
   SERIALFUNC = apivalue._sequence_serialize, DESERIALFUNC = apivalue._sequence_deserialize,
@@ -159,21 +160,21 @@ COMMENT ON FUNCTION apivalue._next_node_final(internal) IS
 
 CREATE AGGREGATE apivalue.sequence_next_node(direction text, base text, ts timestamptz, value text,
                                              base_condition boolean, VARIADIC events "any") (
-  SFUNC = apivalue._next_node_accum, STYPE = internal,
+  SFUNC = apivalue._next_node_accum, STYPE = internal, SSPACE = 800,
   FINALFUNC = apivalue._next_node_final,
   COMBINEFUNC = apivalue._next_node_combine,
   SERIALFUNC = apivalue._next_node_serialize, DESERIALFUNC = apivalue._next_node_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_next_node(direction text, base text, ts timestamp, value text,
                                              base_condition boolean, VARIADIC events "any") (
-  SFUNC = apivalue._next_node_accum, STYPE = internal,
+  SFUNC = apivalue._next_node_accum, STYPE = internal, SSPACE = 800,
   FINALFUNC = apivalue._next_node_final,
   COMBINEFUNC = apivalue._next_node_combine,
   SERIALFUNC = apivalue._next_node_serialize, DESERIALFUNC = apivalue._next_node_deserialize,
   PARALLEL = SAFE);
 CREATE AGGREGATE apivalue.sequence_next_node(direction text, base text, ts bigint, value text,
                                              base_condition boolean, VARIADIC events "any") (
-  SFUNC = apivalue._next_node_accum, STYPE = internal,
+  SFUNC = apivalue._next_node_accum, STYPE = internal, SSPACE = 800,
   FINALFUNC = apivalue._next_node_final,
   COMBINEFUNC = apivalue._next_node_combine,
   SERIALFUNC = apivalue._next_node_serialize, DESERIALFUNC = apivalue._next_node_deserialize,
