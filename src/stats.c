@@ -690,8 +690,8 @@ array_arg(ArrayType *arr, Oid elemtype, const char *what, Datum **values)
  * expected shares (normalized to sum 1; NULL means equal shares), with
  * k - 1 degrees of freedom over the k categories whose share is positive.
  * A category with share 0 and a positive count makes the observation
- * impossible under the hypothesis: p = 0.  Nothing to test (no observations,
- * or fewer than two categories with a positive share): NULL.
+ * impossible under the hypothesis: p = 0.  Otherwise, nothing to test (no
+ * observations, or fewer than two categories with a positive share): NULL.
  */
 Datum
 apivalue_chisq_gof_p(PG_FUNCTION_ARGS)
@@ -738,6 +738,10 @@ apivalue_chisq_gof_p(PG_FUNCTION_ARGS)
 		if (s > 0.0)
 			kpos++;
 	}
+	/* an observation in a category the hypothesis rules out refutes it */
+	for (i = 0; i < k; i++)
+		if (shares && DatumGetFloat8(shares[i]) == 0.0 && DatumGetInt64(obs[i]) > 0)
+			PG_RETURN_FLOAT8(0.0);
 	if (total == 0.0 || kpos < 2)
 		PG_RETURN_NULL();
 
@@ -748,11 +752,7 @@ apivalue_chisq_gof_p(PG_FUNCTION_ARGS)
 		double		e;
 
 		if (s == 0.0)
-		{
-			if (o > 0.0)
-				PG_RETURN_FLOAT8(0.0);
 			continue;
-		}
 		e = total * (s / share_sum);
 		stat += (o - e) * (o - e) / e;
 	}
