@@ -140,8 +140,17 @@ interval_text(Interval *iv)
 static int64
 window_arg(Interval *iv, const char *what)
 {
-	int64		usec = av_window_usec(iv, what);
+	Interval	zero;
+	int64		usec;
 
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(&zero))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive: \"%s\"", what, interval_text(iv)),
+				 errhint("Give a positive interval such as '7 days'.")));
+	usec = av_window_usec(iv, what);
 	if (usec <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -170,7 +179,8 @@ params_must_match(const DrvParams *a, const DrvParams *b)
 	if (!params_equal(a, b))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the options of apivalue.driver_features must be the same for all rows"),
+				 errmsg("the options of apivalue.%s must be the same for all rows",
+						a->mode == DRV_MODE_COUNTS ? "behavior_counts" : "driver_features"),
 				 errhint("Pass constants for observation, outcome_window, thresholds and as_of.")));
 }
 
