@@ -140,12 +140,10 @@ interval_text(Interval *iv)
 static int64
 window_arg(Interval *iv, const char *what)
 {
-	Interval	zero;
 	int64		usec;
 
-	memset(&zero, 0, sizeof(zero));
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
-										  IntervalPGetDatum(&zero))) <= 0)
+	/* the sign as interval_cmp sees it (30-day months, 24-hour days) */
+	if (((int128) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY + iv->time <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be positive: \"%s\"", what, interval_text(iv)),
