@@ -547,11 +547,8 @@ funnel_level(FunnelState *s, int64 *times)
 	if (s->buf.nevents == 0 || s->nconds == 0)
 		return 0;
 	av_events_sort(&s->buf);
-	if (times == NULL && s->modes == 0)
-		return av_funnel_search(s->buf.events, s->buf.nevents, s->nconds,
-								s->window, 0, NULL);
-	return av_funnel_search(s->buf.events, s->buf.nevents, s->nconds,
-							s->window, s->modes, times);
+	return av_funnel_run(s->buf.events, s->buf.nevents, s->nconds,
+						 s->window, s->modes, times);
 }
 
 /*

@@ -26,9 +26,10 @@
  * the first one that reached the final level, which is also the
  * earliest-starting one among the chains the slots produced for that level.
  *
- * The search is a static inline function so that callers passing constant
- * modes or a NULL times[] get a specialized copy, and so that the stand-alone
- * micro-benchmark (test/bench/funnel_bench.c) measures exactly this code.
+ * The search is a static inline function so that av_funnel_run can stamp
+ * out one copy per mode combination (constant modes, NULL or real times[]),
+ * and so that the stand-alone micro-benchmark (test/bench/funnel_bench.c)
+ * measures exactly this code.
  *
  * src/funnel.h
  *
@@ -199,6 +200,43 @@ av_funnel_search(const AvEvent *ev, int64 n, int nsteps, int64 window,
 		}
 	}
 	return s.level;
+}
+
+/*
+ * av_funnel_search with the modes turned into a compile-time constant: one
+ * specialized copy of the search per mode combination (and with or without
+ * step times), so the per-event mode tests disappear from the hot loop.
+ * This is the entry point callers should use.
+ */
+#define AV_FUNNEL_CASE(m) \
+	case (m): \
+		return times ? av_funnel_search(ev, n, nsteps, window, (m), times) \
+			: av_funnel_search(ev, n, nsteps, window, (m), NULL)
+
+static inline int
+av_funnel_run(const AvEvent *ev, int64 n, int nsteps, int64 window,
+			  uint32 modes, int64 *times)
+{
+	switch (modes & AV_FUNNEL_ALL_MODES)
+	{
+			AV_FUNNEL_CASE(0);
+			AV_FUNNEL_CASE(1);
+			AV_FUNNEL_CASE(2);
+			AV_FUNNEL_CASE(3);
+			AV_FUNNEL_CASE(4);
+			AV_FUNNEL_CASE(5);
+			AV_FUNNEL_CASE(6);
+			AV_FUNNEL_CASE(7);
+			AV_FUNNEL_CASE(8);
+			AV_FUNNEL_CASE(9);
+			AV_FUNNEL_CASE(10);
+			AV_FUNNEL_CASE(11);
+			AV_FUNNEL_CASE(12);
+			AV_FUNNEL_CASE(13);
+			AV_FUNNEL_CASE(14);
+			AV_FUNNEL_CASE(15);
+	}
+	return 0;					/* not reached */
 }
 
 /* Parse a comma-separated modes string into AV_FUNNEL_* bits (errors out). */
