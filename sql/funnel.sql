@@ -126,7 +126,7 @@ COMMENT ON FUNCTION apivalue.window_funnel_times_final_bigint(internal) IS
   'internal: window_funnel_times final function for bigint time columns';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -136,7 +136,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, timestamptz, VARIADIC "any
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (interval); 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, ts timestamptz) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -146,7 +146,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, timestamptz) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, modes text, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -156,7 +156,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, text, timestamptz, VARIADI
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (interval), with comma-separated modes strict_deduplication, strict_order, strict_increase, allow_reentry; 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, modes text, ts timestamptz) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -166,7 +166,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, text, timestamptz) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -176,7 +176,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, timestamp, VARIADIC "any")
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (interval); 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, ts timestamp) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -186,7 +186,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, timestamp) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, modes text, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -196,7 +196,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, text, timestamp, VARIADIC 
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (interval), with comma-separated modes strict_deduplication, strict_order, strict_increase, allow_reentry; 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" interval, modes text, ts timestamp) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -206,7 +206,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(interval, text, timestamp) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel("window" bigint, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -216,7 +216,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(bigint, bigint, VARIADIC "any") IS
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (bigint (same units as ts)); 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" bigint, ts bigint) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -226,7 +226,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(bigint, bigint) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel("window" bigint, modes text, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -236,7 +236,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(bigint, text, bigint, VARIADIC "any"
   'ClickHouse windowFunnel: longest prefix of the conditions reached in order within the window (bigint (same units as ts)), with comma-separated modes strict_deduplication, strict_order, strict_increase, allow_reentry; 1 to 32 boolean conditions';
 
 CREATE AGGREGATE apivalue.window_funnel("window" bigint, modes text, ts bigint) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_final,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -246,7 +246,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel(bigint, text, bigint) IS
   'window_funnel without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_tz,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -256,7 +256,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, timestamptz, VARIADI
   'step times of the chain window_funnel reports (the first to reach its level), as timestamptz[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, ts timestamptz) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_tz,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -266,7 +266,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, timestamptz) IS
   'window_funnel_times without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, modes text, ts timestamptz, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_tz,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -276,7 +276,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, text, timestamptz, V
   'step times of the chain window_funnel reports (the first to reach its level), as timestamptz[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, modes text, ts timestamptz) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_tz,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -286,7 +286,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, text, timestamptz) I
   'window_funnel_times without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_ts,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -296,7 +296,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, timestamp, VARIADIC 
   'step times of the chain window_funnel reports (the first to reach its level), as timestamp[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, ts timestamp) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_ts,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -306,7 +306,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, timestamp) IS
   'window_funnel_times without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, modes text, ts timestamp, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_ts,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -316,7 +316,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, text, timestamp, VAR
   'step times of the chain window_funnel reports (the first to reach its level), as timestamp[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" interval, modes text, ts timestamp) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_ts,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -326,7 +326,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(interval, text, timestamp) IS
   'window_funnel_times without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" bigint, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_bigint,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -336,7 +336,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(bigint, bigint, VARIADIC "any"
   'step times of the chain window_funnel reports (the first to reach its level), as bigint[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" bigint, ts bigint) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_bigint,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -346,7 +346,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(bigint, bigint) IS
   'window_funnel_times without conditions: always an error (at least one condition is needed); present for a clear message';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" bigint, modes text, ts bigint, VARIADIC conditions "any") (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_bigint,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
@@ -356,7 +356,7 @@ COMMENT ON AGGREGATE apivalue.window_funnel_times(bigint, text, bigint, VARIADIC
   'step times of the chain window_funnel reports (the first to reach its level), as bigint[]; cardinality = window_funnel';
 
 CREATE AGGREGATE apivalue.window_funnel_times("window" bigint, modes text, ts bigint) (
-  SFUNC = apivalue.window_funnel_accum, STYPE = internal,
+  SFUNC = apivalue.window_funnel_accum, STYPE = internal, SSPACE = 320,
   FINALFUNC = apivalue.window_funnel_times_final_bigint,
   COMBINEFUNC = apivalue.window_funnel_combine,
   SERIALFUNC = apivalue.window_funnel_serialize,
