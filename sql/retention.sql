@@ -101,6 +101,9 @@ DECLARE
   w text := '';
   horizon integer := periods;
   lows integer[];
+  per_user text;
+  last_n text;
+  aggs text;
   q text;
 BEGIN
   IF period IS NULL OR time_zone IS NULL OR mode IS NULL OR periods IS NULL THEN
@@ -133,9 +136,25 @@ BEGIN
   IF since IS NOT NULL THEN w := w || format(' AND %s >= $5', t); END IF;
   IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
 
+  -- Per user: the cohort time and what the mode counts, as an int[] whose
+  -- element k + 1 says the user counts for period (or bracket) k; then one
+  -- sum_arrays per cohort.  Unbounded retention needs activity past the
+  -- horizon too, so it uses the user's last active period instead of the
+  -- bitmap: a run of ones up to it (sum_arrays handles the ragged lengths).
+  IF mode IN ('unbounded', 'rolling') THEN
+    per_user := $q$CASE WHEN c.last_n >= 0 THEN array_fill(1, ARRAY[least(c.last_n, $1)::int + 1])
+                        ELSE '{}'::int[] END$q$;
+    last_n := 'apivalue.period_index(pu.last_active, $2, $3, $4) - apivalue.period_index(pu.cohort_ts, $2, $3, $4)';
+    aggs := format('max(%s) FILTER (WHERE %s) AS last_active,', t, r);
+  ELSE
+    per_user := 'apivalue.retention_by_mode(c.act, $7, $8)';
+    last_n := 'NULL::bigint';
+    aggs := format('apivalue.retention_activity(%s, %s, %s, $1, $2, $3, $4) AS act,', t, s, r);
+  END IF;
+
   q := format($q$
     WITH pu AS (
-      SELECT apivalue.retention_activity(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS act,
+      SELECT %8$s
              min(%2$s) FILTER (WHERE %3$s) AS cohort_ts,
              apivalue.value_at_first(%2$s, %3$s, %5$s) AS g,
              max(%2$s) AS last_ts
@@ -145,21 +164,19 @@ BEGIN
     ), lim AS (
       SELECT apivalue.period_index(max(last_ts), $2, $3, $4) AS last_idx FROM pu
     ), m AS (
-      SELECT g, apivalue.period_index(cohort_ts, $2, $3, $4) AS ci,
-             count(*) AS size,
-             apivalue.sum_arrays(apivalue.retention_by_mode(act, $7, $8)) AS sums
-      FROM pu
-      WHERE act IS NOT NULL
+      SELECT c.g, c.ci, count(*) AS size, apivalue.sum_arrays(%9$s) AS sums
+      FROM (SELECT pu.*, apivalue.period_index(pu.cohort_ts, $2, $3, $4) AS ci,
+                   %10$s AS last_n
+            FROM pu WHERE pu.cohort_ts IS NOT NULL) c
       GROUP BY 1, 2
     )
     SELECT m.g, apivalue.period_index_start(m.ci, $2, $3, $4), m.size,
            (n - 1)::integer,
-           CASE WHEN n = 1 THEN m.size ELSE m.sums[n] END,
-           CASE WHEN n = 1 THEN 1.0::float8 ELSE m.sums[n]::float8 / m.size END
-    FROM m, lim, generate_series(1, $1 + 1) AS n
-    WHERE n <= cardinality(m.sums)
-      AND m.ci + (CASE WHEN n = 1 THEN 0 WHEN $9 IS NULL THEN n - 1 ELSE ($9)[n - 1] END) <= lim.last_idx
-    ORDER BY 1, 2, 4 $q$, u, t, s, r, g, events, w);
+           CASE WHEN n = 1 THEN m.size ELSE coalesce(m.sums[n], 0) END,
+           CASE WHEN n = 1 THEN 1.0::float8 ELSE coalesce(m.sums[n], 0)::float8 / m.size END
+    FROM m, lim, generate_series(1, coalesce(cardinality($9), $1) + 1) AS n
+    WHERE m.ci + (CASE WHEN n = 1 THEN 0 WHEN $9 IS NULL THEN n - 1 ELSE ($9)[n - 1] END) <= lim.last_idx
+    ORDER BY 1, 2, 4 $q$, u, t, s, r, g, events, w, aggs, per_user, last_n);
   RETURN QUERY EXECUTE q USING horizon, period, time_zone, locale, since, until, mode, brackets, lows;
 END
 $fn$;
