@@ -4,6 +4,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS apivalue;
 RESET client_min_messages;
+\set SHOW_CONTEXT never
 SET timezone = 'UTC';
 
 -- Week starts as ICU 72 reports them (1 = Monday ... 7 = Sunday).
@@ -66,8 +67,6 @@ SELECT apivalue.period_start(NULL, 'day', 'UTC') IS NULL AS null_ts,
        apivalue.period_start('2024-06-05 12:00+00', 'week', 'UTC', NULL) AS null_locale;
 
 -- Errors
-\set VERBOSITY default
-\set SHOW_CONTEXT never
 SELECT apivalue.period_start(now(), 'fortnight', 'UTC');
 SELECT apivalue.period_start(now(), 'Day', 'UTC');
 SELECT apivalue.period_start(now(), 'day', 'Mars/Olympus_Mons');

@@ -3,6 +3,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS apivalue;
 RESET client_min_messages;
+\set SHOW_CONTEXT never
 SET timezone = 'UTC';
 \i test/data/diff.sql
 
