@@ -131,7 +131,9 @@ BEGIN
     r := apivalue._condition(events, return_condition, 'return condition') || ' IS TRUE';
   END IF;
   IF segment_column IS NOT NULL THEN
-    g := apivalue._column(events, segment_column, 'segment column') || '::text';
+    -- the user's segment at their cohort event
+    g := format('apivalue.value_at_first(%s, %s, %s::text)', t, s,
+                apivalue._column(events, segment_column, 'segment column'));
   END IF;
   IF since IS NOT NULL THEN w := w || format(' AND %s >= $5', t); END IF;
   IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
@@ -156,7 +158,7 @@ BEGIN
     WITH pu AS (
       SELECT %8$s
              min(%2$s) FILTER (WHERE %3$s) AS cohort_ts,
-             apivalue.value_at_first(%2$s, %3$s, %5$s) AS g,
+             %5$s AS g,
              max(%2$s) AS last_ts
       FROM %6$s
       WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
