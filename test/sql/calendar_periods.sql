@@ -42,6 +42,17 @@ SELECT ts, apivalue.period_start(ts, 'hour', 'America/New_York') AS hour_start,
        apivalue.period_index(ts, 'hour', 'America/New_York')
          - apivalue.period_index('2024-11-03 05:30+00', 'hour', 'America/New_York') AS hour_number
 FROM unnest(ARRAY['2024-11-03 05:30+00', '2024-11-03 06:30+00', '2024-11-03 07:30+00']::timestamptz[]) AS ts;
+-- DST changes at midnight.  Santiago 2024-09-08: 00:00 does not exist, the
+-- day starts at 01:00 -03 (23 h).  Havana 2024-11-03: 00:00-01:00 happens
+-- twice; the day starts at the first 00:00 (CDT, 04:00 UTC), not the second
+-- as date_trunc picks (which would leave the first hour before its day).
+SELECT z, d, apivalue.period_start(d, 'day', z) AS day_start,
+       apivalue.period_index_start(apivalue.period_index(d, 'day', z) + 1, 'day', z)
+         - apivalue.period_start(d, 'day', z) AS day_length,
+       apivalue.period_start('2024-11-03 04:30+00', 'day', z) AS first_hour_day
+FROM (VALUES ('America/Santiago', '2024-09-08 12:00+00'::timestamptz),
+             ('America/Havana', '2024-11-03 12:00+00'),
+             ('America/Havana', '2024-03-10 12:00+00')) v(z, d);
 -- en_US weeks in New York around the spring change: Sunday 10 March 00:00 EST
 SELECT apivalue.period_start('2024-03-16 23:00-04', 'week', 'America/New_York', 'en_US') AS week_start;
 
