@@ -29,13 +29,14 @@ SELECT g, CASE WHEN random() < 0.05 THEN NULL
 FROM generate_series(1, 4000) i, LATERAL (SELECT i % 17 AS g) x;
 SELECT * FROM avtest.diff(
   $$SELECT g::text AS k, apivalue.sum_arrays(a)::text AS v FROM ret_arrays GROUP BY g$$,
-  $$SELECT g::text AS k,
-           CASE WHEN bool_and(a IS NULL) THEN NULL
-                ELSE coalesce((SELECT array_agg(coalesce(s, 0) ORDER BY n)
-                      FROM (SELECT n, sum(x) AS s
-                            FROM ret_arrays r2, unnest(r2.a) WITH ORDINALITY AS t(x, n)
-                            WHERE r2.g = r1.g GROUP BY n) q), '{}')::text END AS v
-    FROM ret_arrays r1 GROUP BY g$$);
+  $$WITH s AS MATERIALIZED (
+      SELECT g, n, coalesce(sum(x), 0) AS s
+      FROM ret_arrays, unnest(a) WITH ORDINALITY AS t(x, n) GROUP BY g, n),
+    gg AS (SELECT g, bool_and(a IS NULL) AS all_null FROM ret_arrays GROUP BY g)
+    SELECT gg.g::text AS k,
+           CASE WHEN gg.all_null THEN NULL
+                ELSE coalesce((SELECT array_agg(s.s ORDER BY s.n) FROM s WHERE s.g = gg.g), '{}')::text END AS v
+    FROM gg$$);
 SELECT * FROM avtest.diff(
   $$SELECT 'all' AS k, apivalue.sum_arrays(a::bigint[])::text AS v FROM ret_arrays$$,
   $$SELECT 'all' AS k, (SELECT array_agg(s ORDER BY n) FROM
@@ -107,10 +108,11 @@ SELECT * FROM avtest.diff(
     WHERE act IS NOT NULL GROUP BY cw$$,
   $$WITH f AS (SELECT u, date_trunc('week', min(ts) FILTER (WHERE c), 'Europe/Berlin') AS cw FROM ret_ev GROUP BY u),
     act AS (SELECT DISTINCT e.u, f.cw, round(extract(epoch FROM date_trunc('week', e.ts, 'Europe/Berlin') - f.cw) / 604800)::int AS n
-            FROM ret_ev e JOIN f USING (u) WHERE e.a AND f.cw IS NOT NULL)
-    SELECT cw::text AS k,
-           (SELECT array_agg((SELECT count(*) FROM act WHERE act.cw = c.cw AND act.n = gs.k) ORDER BY gs.k)
-            FROM generate_series(0, 6) AS gs(k))::text AS v
-    FROM (SELECT DISTINCT cw FROM f WHERE cw IS NOT NULL) c$$);
+            FROM ret_ev e JOIN f USING (u) WHERE e.a AND f.cw IS NOT NULL),
+    cnt AS (SELECT c.cw, gs.k, count(act.u) AS users
+            FROM (SELECT DISTINCT cw FROM f WHERE cw IS NOT NULL) c CROSS JOIN generate_series(0, 6) AS gs(k)
+            LEFT JOIN act ON act.cw = c.cw AND act.n = gs.k
+            GROUP BY c.cw, gs.k)
+    SELECT cw::text AS k, array_agg(users ORDER BY k)::text AS v FROM cnt GROUP BY cw$$);
 
 DROP TABLE ret_arrays, ret_act, ret_ev;

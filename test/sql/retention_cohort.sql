@@ -93,11 +93,12 @@ SELECT * FROM avtest.diff(
     sz AS (SELECT plan, cw, count(*) AS size FROM f GROUP BY 1, 2),
     um AS (SELECT f.user_id, f.plan, f.cw, max(round(extract(epoch FROM a.w - f.cw) / 604800)::int) AS maxn
            FROM f JOIN a USING (user_id) GROUP BY 1, 2, 3)
-    SELECT coalesce(sz.plan, '-') || ' ' || sz.cw::text || ' #' || n AS k,
-           sz.size || ' ' || CASE WHEN n = 0 THEN sz.size
-                                  ELSE (SELECT count(*) FROM um WHERE um.plan = sz.plan AND um.cw = sz.cw AND um.maxn >= n) END AS v
-    FROM sz CROSS JOIN generate_series(0, 6) AS n CROSS JOIN lastw
-    WHERE round(extract(epoch FROM lastw.lw - sz.cw) / 604800) >= n$$);
+    SELECT coalesce(sz.plan, '-') || ' ' || sz.cw::text || ' #' || gs.n AS k,
+           sz.size || ' ' || CASE WHEN gs.n = 0 THEN sz.size ELSE count(um.user_id) END AS v
+    FROM sz CROSS JOIN generate_series(0, 6) AS gs(n) CROSS JOIN lastw
+    LEFT JOIN um ON um.plan IS NOT DISTINCT FROM sz.plan AND um.cw = sz.cw AND um.maxn >= gs.n
+    WHERE round(extract(epoch FROM lastw.lw - sz.cw) / 604800) >= gs.n
+    GROUP BY sz.plan, sz.cw, sz.size, gs.n$$);
 
 -- bracket, cohort by start event
 SELECT * FROM avtest.diff(
@@ -127,15 +128,17 @@ SELECT * FROM avtest.diff(
     lastw AS (SELECT max(w) AS lw FROM a),
     st AS (
       SELECT a.w, CASE WHEN a.w = f.fw THEN 'new'
-                       WHEN EXISTS (SELECT 1 FROM a p WHERE p.user_id = a.user_id
-                                      AND round(extract(epoch FROM a.w - p.w) / 604800) = 1) THEN 'returning'
+                       WHEN p.user_id IS NOT NULL THEN 'returning'
                        ELSE 'resurrecting' END AS status
       FROM a JOIN f USING (user_id)
+      LEFT JOIN a p ON p.user_id = a.user_id
+                   AND p.w = date_trunc('week', a.w - interval '3 days', 'Europe/Berlin')
       UNION ALL
       SELECT n.w, 'dormant'
-      FROM a p, LATERAL (SELECT date_trunc('week', p.w + interval '7 days 12 hours', 'Europe/Berlin') AS w) n, lastw
-      WHERE n.w <= lastw.lw
-        AND NOT EXISTS (SELECT 1 FROM a c WHERE c.user_id = p.user_id AND c.w = n.w))
+      FROM a p CROSS JOIN LATERAL (SELECT date_trunc('week', p.w + interval '7 days 12 hours', 'Europe/Berlin') AS w) n
+      CROSS JOIN lastw
+      LEFT JOIN a c ON c.user_id = p.user_id AND c.w = n.w
+      WHERE n.w <= lastw.lw AND c.user_id IS NULL)
     SELECT w::text || ' ' || status AS k, count(*)::text AS v FROM st GROUP BY w, status$$);
 
 -- stickiness vs plain SQL (active days per ISO week in New York)
