@@ -35,6 +35,7 @@
 #include "calendar.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/primnodes.h"
 #include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -168,6 +169,36 @@ activity_cover(ActivityState *st, int64 idx)
 	return grown;
 }
 
+/*
+ * Per call site: the calendar cache, and whether periods, period, time zone
+ * and locale are constants in the query (then they are read once, not per
+ * row).
+ */
+typedef struct ActivityCall
+{
+	void	   *cal_cache;
+	int			consts;			/* 0 unknown, 1 all constant, 2 not */
+	PeriodCalendar *pc;
+	int32		periods;
+} ActivityCall;
+
+static bool
+aggref_args_const(FunctionCallInfo fcinfo, int from, int to)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+
+	if (aggref == NULL || list_length(aggref->args) < to)
+		return false;
+	for (int i = from; i < to; i++)
+	{
+		TargetEntry *tle = (TargetEntry *) list_nth(aggref->args, i);
+
+		if (!IsA(tle->expr, Const))
+			return false;
+	}
+	return true;
+}
+
 static inline bool
 activity_needed(ActivityState *st, int64 idx)
 {
@@ -187,6 +218,7 @@ apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
 				is_active;
 	int32		periods;
 	PeriodCalendar *pc;
+	ActivityCall *call;
 	TimestampTz ts;
 	int64		idx;
 
@@ -203,19 +235,37 @@ apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st);
 	}
-	if (PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("retention_activity: periods, period and time_zone must not be NULL")));
-	periods = PG_GETARG_INT32(4);
-	if (periods < 0 || periods > MAX_PERIODS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retention_activity: periods must be between 0 and %d, got %d",
-						MAX_PERIODS, periods)));
-	pc = period_calendar_get(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt,
-							 PG_GETARG_TEXT_PP(5), PG_GETARG_TEXT_PP(6),
-							 (PG_NARGS() > 7 && !PG_ARGISNULL(7)) ? PG_GETARG_TEXT_PP(7) : NULL);
+	call = (ActivityCall *) fcinfo->flinfo->fn_extra;
+	if (call == NULL)
+	{
+		call = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActivityCall));
+		fcinfo->flinfo->fn_extra = call;
+	}
+	if (call->consts == 1)
+	{
+		pc = call->pc;
+		periods = call->periods;
+	}
+	else
+	{
+		if (PG_ARGISNULL(4) || PG_ARGISNULL(5) || PG_ARGISNULL(6))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("retention_activity: periods, period and time_zone must not be NULL")));
+		periods = PG_GETARG_INT32(4);
+		if (periods < 0 || periods > MAX_PERIODS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention_activity: periods must be between 0 and %d, got %d",
+							MAX_PERIODS, periods)));
+		pc = period_calendar_get(&call->cal_cache, fcinfo->flinfo->fn_mcxt,
+								 PG_GETARG_TEXT_PP(5), PG_GETARG_TEXT_PP(6),
+								 (PG_NARGS() > 7 && !PG_ARGISNULL(7)) ? PG_GETARG_TEXT_PP(7) : NULL);
+		if (call->consts == 0)
+			call->consts = aggref_args_const(fcinfo, 3, PG_NARGS() - 1) ? 1 : 2;
+		call->pc = pc;
+		call->periods = periods;
+	}
 	ts = PG_GETARG_TIMESTAMPTZ(1);
 	(void) period_calendar_locate(pc, ts, &idx);
 
