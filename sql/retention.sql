@@ -72,6 +72,26 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION apivalue.retention_by_mode(integer[], text, int4range[]) IS
   'turns a retention_activity array into what a mode counts: classic (as is), unbounded/rolling (active then or later), bracket (active in any period of each bracket)';
 
+-- _retention_user: retention_activity plus the cohort's and the latest
+-- period numbers, for cohort_retention (one aggregate pass per user).
+CREATE FUNCTION apivalue._retention_user_accum(bytea, timestamptz, boolean, boolean, integer, text, text, text)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_retention_user_accum'
+LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION apivalue._retention_user_final(bytea)
+RETURNS bigint[] AS 'MODULE_PATHNAME', 'apivalue_retention_user_final'
+LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._retention_user_accum(bytea, timestamptz, boolean, boolean, integer, text, text, text) IS 'internal: _retention_user transition';
+COMMENT ON FUNCTION apivalue._retention_user_final(bytea) IS 'internal: _retention_user final';
+CREATE AGGREGATE apivalue._retention_user(ts timestamptz, is_cohort boolean, is_active boolean,
+                                          periods integer, period text, time_zone text, locale text) (
+  SFUNC = apivalue._retention_user_accum, STYPE = bytea,
+  COMBINEFUNC = apivalue._retention_activity_combine,
+  FINALFUNC = apivalue._retention_user_final,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE apivalue._retention_user(timestamptz, boolean, boolean, integer, text, text, text) IS
+  'internal: {cohort period number, latest period number, activity flags for periods 0..periods} of one user';
+
 -- ---------------------------------------------------------------------------
 -- cohort_retention
 -- ---------------------------------------------------------------------------
@@ -101,9 +121,6 @@ DECLARE
   w text := '';
   horizon integer := periods;
   lows integer[];
-  per_user text;
-  last_n text;
-  aggs text;
   q text;
 BEGIN
   IF period IS NULL OR time_zone IS NULL OR mode IS NULL OR periods IS NULL THEN
@@ -138,47 +155,61 @@ BEGIN
   IF since IS NOT NULL THEN w := w || format(' AND %s >= $5', t); END IF;
   IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
 
-  -- Per user: the cohort time and what the mode counts, as an int[] whose
-  -- element k + 1 says the user counts for period (or bracket) k; then one
-  -- sum_arrays per cohort.  Unbounded retention needs activity past the
-  -- horizon too, so it uses the user's last active period instead of the
-  -- bitmap: a run of ones up to it (sum_arrays handles the ragged lengths).
+  -- Per user, in one aggregate pass: the cohort period, the latest period
+  -- seen (to report only periods that have begun), and what the mode counts
+  -- as an int[] whose element k + 1 says the user counts for period (or
+  -- bracket) k; then one sum_arrays per cohort.  Unbounded retention needs
+  -- activity past the horizon too, so it uses the user's last active period
+  -- instead of the bitmap: a run of ones up to it (sum_arrays handles the
+  -- ragged lengths).
   IF mode IN ('unbounded', 'rolling') THEN
-    per_user := $q$CASE WHEN c.last_n >= 0 THEN array_fill(1, ARRAY[least(c.last_n, $1)::int + 1])
-                        ELSE '{}'::int[] END$q$;
-    last_n := 'apivalue.period_index(pu.last_active, $2, $3, $4) - apivalue.period_index(pu.cohort_ts, $2, $3, $4)';
-    aggs := format('max(%s) FILTER (WHERE %s) AS last_active,', t, r);
+    q := format($q$
+      WITH pu AS (
+        SELECT min(%2$s) FILTER (WHERE %3$s) AS cohort_ts,
+               max(%2$s) FILTER (WHERE %4$s) AS last_active,
+               max(%2$s) AS last_ts,
+               %5$s AS g
+        FROM %6$s
+        WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
+        GROUP BY %1$s
+      ), u AS (
+        SELECT g, apivalue.period_index(cohort_ts, $2, $3, $4) AS ci,
+               apivalue.period_index(last_active, $2, $3, $4)
+                 - apivalue.period_index(cohort_ts, $2, $3, $4) AS last_n
+        FROM pu WHERE cohort_ts IS NOT NULL
+      ), lim AS (
+        SELECT apivalue.period_index(max(last_ts), $2, $3, $4) AS last_idx FROM pu
+      ), m AS (
+        SELECT g, ci, count(*) AS size,
+               apivalue.sum_arrays(CASE WHEN last_n >= 0 THEN array_fill(1, ARRAY[least(last_n, $1)::int + 1])
+                                        ELSE '{}'::int[] END) AS sums
+        FROM u GROUP BY 1, 2
+      ) $q$, u, t, s, r, g, events, w);
   ELSE
-    per_user := 'apivalue.retention_by_mode(c.act, $7, $8)';
-    last_n := 'NULL::bigint';
-    aggs := format('apivalue.retention_activity(%s, %s, %s, $1, $2, $3, $4) AS act,', t, s, r);
+    q := format($q$
+      WITH pu AS (
+        SELECT apivalue._retention_user(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS ru,
+               %5$s AS g
+        FROM %6$s
+        WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
+        GROUP BY %1$s
+      ), lim AS (
+        SELECT max(ru[2]) AS last_idx FROM pu
+      ), m AS (
+        SELECT g, ru[1] AS ci, count(*) AS size,
+               apivalue.sum_arrays(apivalue.retention_by_mode(ru[3:]::int[], $7, $8)) AS sums
+        FROM pu WHERE ru[1] IS NOT NULL
+        GROUP BY 1, 2
+      ) $q$, u, t, s, r, g, events, w);
   END IF;
-
-  q := format($q$
-    WITH pu AS (
-      SELECT %8$s
-             min(%2$s) FILTER (WHERE %3$s) AS cohort_ts,
-             %5$s AS g,
-             max(%2$s) AS last_ts
-      FROM %6$s
-      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
-      GROUP BY %1$s
-    ), lim AS (
-      SELECT apivalue.period_index(max(last_ts), $2, $3, $4) AS last_idx FROM pu
-    ), m AS (
-      SELECT c.g, c.ci, count(*) AS size, apivalue.sum_arrays(%9$s) AS sums
-      FROM (SELECT pu.*, apivalue.period_index(pu.cohort_ts, $2, $3, $4) AS ci,
-                   %10$s AS last_n
-            FROM pu WHERE pu.cohort_ts IS NOT NULL) c
-      GROUP BY 1, 2
-    )
+  q := q || $q$
     SELECT m.g, apivalue.period_index_start(m.ci, $2, $3, $4), m.size,
            (n - 1)::integer,
            CASE WHEN n = 1 THEN m.size ELSE coalesce(m.sums[n], 0) END,
            CASE WHEN n = 1 THEN 1.0::float8 ELSE coalesce(m.sums[n], 0)::float8 / m.size END
     FROM m, lim, generate_series(1, coalesce(cardinality($9), $1) + 1) AS n
     WHERE m.ci + (CASE WHEN n = 1 THEN 0 WHEN $9 IS NULL THEN n - 1 ELSE ($9)[n - 1] END) <= lim.last_idx
-    ORDER BY 1, 2, 4 $q$, u, t, s, r, g, events, w, aggs, per_user, last_n);
+    ORDER BY 1, 2, 4 $q$;
   RETURN QUERY EXECUTE q USING horizon, period, time_zone, locale, since, until, mode, brackets, lows;
 END
 $fn$;

@@ -46,6 +46,8 @@
 PG_FUNCTION_INFO_V1(apivalue_retention_activity_accum);
 PG_FUNCTION_INFO_V1(apivalue_retention_activity_combine);
 PG_FUNCTION_INFO_V1(apivalue_retention_activity_final);
+PG_FUNCTION_INFO_V1(apivalue_retention_user_accum);
+PG_FUNCTION_INFO_V1(apivalue_retention_user_final);
 PG_FUNCTION_INFO_V1(apivalue_value_at_first_accum);
 PG_FUNCTION_INFO_V1(apivalue_value_at_first_combine);
 PG_FUNCTION_INFO_V1(apivalue_value_at_first_final);
@@ -59,12 +61,14 @@ typedef struct ActivityState
 	int32		vl_len_;		/* varlena header */
 	uint8		version;
 	uint8		has_cohort;
-	uint16		unused;
+	uint8		has_last;		/* retention_user only: last_idx is set */
+	uint8		unused;
 	int32		periods;
 	uint32		calhash;
 	int32		nwords;
 	int64		cohort_ts;
 	int64		cohort_idx;
+	int64		last_idx;		/* period of the latest row of any kind */
 	int64		base;			/* period number of bit 0; a multiple of 64 */
 	uint64		bits[FLEXIBLE_ARRAY_MEMBER];
 } ActivityState;
@@ -164,6 +168,8 @@ activity_cover(ActivityState *st, int64 idx)
 	grown->has_cohort = st->has_cohort;
 	grown->cohort_ts = st->cohort_ts;
 	grown->cohort_idx = st->cohort_idx;
+	grown->has_last = st->has_last;
+	grown->last_idx = st->last_idx;
 	if (st->nwords > 0)
 		memcpy(&grown->bits[(st->base - lo) / 64], st->bits, st->nwords * sizeof(uint64));
 	return grown;
@@ -209,8 +215,8 @@ activity_needed(ActivityState *st, int64 idx)
  * retention_activity_accum(state bytea, ts, is_cohort, is_active, periods,
  *							 period, time_zone [, locale])
  */
-Datum
-apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
+static Datum
+retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 {
 	ActivityState *st = NULL;
 	bool		own = true;
@@ -229,7 +235,7 @@ apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
 
 	is_cohort = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	is_active = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-	if (PG_ARGISNULL(1) || (!is_cohort && !is_active))
+	if (PG_ARGISNULL(1) || (!is_cohort && !is_active && !track_last))
 	{
 		if (st == NULL)
 			PG_RETURN_NULL();
@@ -276,6 +282,11 @@ apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention_activity: periods, period, time_zone and locale must be the same for every row of a group")));
 
+	if (track_last && (!st->has_last || idx > st->last_idx))
+	{
+		st->has_last = true;
+		st->last_idx = idx;
+	}
 	if (is_cohort && (!st->has_cohort || ts < st->cohort_ts))
 	{
 		st->has_cohort = true;
@@ -288,6 +299,26 @@ apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
 		st->bits[(idx - st->base) / 64] |= UINT64CONST(1) << ((idx - st->base) % 64);
 	}
 	PG_RETURN_POINTER(st);
+}
+
+/*
+ * retention_activity_accum(state bytea, ts, is_cohort, is_active, periods,
+ *							 period, time_zone [, locale])
+ */
+Datum
+apivalue_retention_activity_accum(PG_FUNCTION_ARGS)
+{
+	return retention_activity_accum(fcinfo, false);
+}
+
+/*
+ * _retention_user_accum: the same, also tracking the period of the latest
+ * row of any kind (for cohort_retention's "periods begun so far").
+ */
+Datum
+apivalue_retention_user_accum(PG_FUNCTION_ARGS)
+{
+	return retention_activity_accum(fcinfo, true);
 }
 
 Datum
@@ -313,6 +344,11 @@ apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention_activity: cannot merge states of different periods, time zones or locales")));
+	if (b->has_last && (!a->has_last || b->last_idx > a->last_idx))
+	{
+		a->has_last = true;
+		a->last_idx = b->last_idx;
+	}
 	if (b->has_cohort && (!a->has_cohort || b->cohort_ts < a->cohort_ts))
 	{
 		a->has_cohort = true;
@@ -363,6 +399,45 @@ apivalue_retention_activity_final(PG_FUNCTION_ARGS)
 	}
 	result = construct_array(elems, st->periods + 1, INT4OID, sizeof(int32), true, TYPALIGN_INT);
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*
+ * _retention_user_final → bigint[]: {cohort period index (NULL without a
+ * cohort event), latest period index, flag for period 0, ..., flag for
+ * period "periods"}.
+ */
+Datum
+apivalue_retention_user_final(PG_FUNCTION_ARGS)
+{
+	ActivityState *st;
+	bool		own;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = activity_check(PG_GETARG_DATUM(0), &own);
+	if (!st->has_last)
+		PG_RETURN_NULL();
+	dims[0] = st->periods + 3;
+	elems = palloc(dims[0] * sizeof(Datum));
+	nulls = palloc0(dims[0] * sizeof(bool));
+	elems[0] = Int64GetDatum(st->cohort_idx);
+	nulls[0] = !st->has_cohort;
+	elems[1] = Int64GetDatum(st->last_idx);
+	for (int32 k = 0; k <= st->periods; k++)
+	{
+		int64		idx = st->cohort_idx + k;
+		bool		on = st->has_cohort && idx >= st->base &&
+			idx < st->base + 64 * (int64) st->nwords &&
+			(st->bits[(idx - st->base) / 64] >> ((idx - st->base) % 64)) & 1;
+
+		elems[k + 2] = Int64GetDatum(on ? 1 : 0);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, INT8OID,
+											 sizeof(int64), true, TYPALIGN_DOUBLE));
 }
 
 /* ---------------------------------------------------------------------- */
