@@ -17,6 +17,9 @@
  * after the current cohort period is never needed and is not stored;
  * activity before it is kept (an earlier cohort event may still arrive).
  * The bitmap covers the user's span of active periods, 64 per word.
+ * _retention_user(...) shares the state and also tracks the latest period
+ * of any row, so cohort_retention needs one aggregate per user; its final
+ * function returns {cohort period, latest period, flags...} as bigint[].
  *
  * value_at_first(ts, cond, value) → text: the value on the earliest row
  * where cond holds (ties: the smallest value in byte order) — a user's
