@@ -27,6 +27,7 @@ scripts/deps.sh
 # until the demo ends so nobody replaces the library under our cluster.
 exec 9>/tmp/apivalue-install.lock
 flock 9
+tl=$(date +%s)
 make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 t1=$(date +%s)
@@ -60,4 +61,5 @@ cluster psql -X -q -v ON_ERROR_STOP=1 \
   -f test/data/report.sql
 t2=$(date +%s)
 echo
-echo "apivalue demo: build+install $((t1 - t0)) s, cluster+data+report $((t2 - t1)) s, total $((t2 - t0)) s"
+echo "apivalue demo: deps $((tl - t0)) s (with waiting for the install lock), build+install $((t1 - tl)) s," \
+     "cluster+data+report $((t2 - t1)) s, total $((t2 - t0)) s"
