@@ -35,13 +35,14 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT replace(replace(replace(replace(replace(
+  SELECT replace(replace(replace(replace(replace(replace(replace(replace(
            regexp_replace(coalesce(s, ''),
                           '[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]', E'\uFFFD', 'g'),
-           '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
+           '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;'),
+           E'\t', '&#9;'), E'\n', '&#10;'), E'\r', '&#13;')
 $$;
 COMMENT ON FUNCTION apivalue._xml_escape(text) IS
-  'internal: text escaped for XML 1.0 element content and attribute values (& < > " '' escaped; control characters XML forbids and U+FFFE/U+FFFF replaced by U+FFFD; NULL gives the empty string)';
+  'internal: text escaped for XML 1.0 element content and attribute values (& < > " '' escaped, tab, newline and carriage return as character references so attribute values keep them; control characters XML forbids and U+FFFE/U+FFFF replaced by U+FFFD; NULL gives the empty string)';
 
 CREATE FUNCTION apivalue._n(x float8)
 RETURNS text
@@ -161,18 +162,19 @@ $$;
 COMMENT ON FUNCTION apivalue._chart_ink(text) IS
   'internal: #000000 or #ffffff, whichever reads better on the given #rrggbb background';
 
--- Categorical colour i (1-based) from the Okabe-Ito palette (yellow left out:
--- too light on white), cycling.
+-- Categorical colour i (1-based) from the Okabe-Ito palette, cycling; its
+-- yellow (too light on white) and black (reads as a shadow in Sankey links)
+-- are replaced by Paul Tol's wine.
 CREATE FUNCTION apivalue._chart_category(i integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT (ARRAY['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#000000'])
+  SELECT (ARRAY['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#882255'])
          [1 + ((i - 1) % 7 + 7) % 7]
 $$;
 COMMENT ON FUNCTION apivalue._chart_category(integer) IS
-  'internal: categorical colour i (1-based, cycling) of the Okabe-Ito palette without its yellow';
+  'internal: categorical colour i (1-based, cycling): Okabe-Ito without yellow and black, plus Tol''s wine';
 
 -- ---------------------------------------------------------------------------
 -- Options and the document frame

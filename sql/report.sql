@@ -5,18 +5,20 @@
 -- retention triangle, time to value, top journeys as a Sankey diagram and the
 -- latest data-quality findings.  It draws what other apivalue functions
 -- compute; a part whose function is not installed (to_regprocedure) is named
--- on the page as unavailable instead of failing the whole report.
+-- on the page as unavailable instead of failing the whole report.  The page
+-- is also well-formed XML (XHTML syntax), so it can be checked with xpath().
 
 CREATE FUNCTION apivalue._report_section(id text, heading text, svg text, extra text DEFAULT '')
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT format('<section id="%s"><h2>%s</h2>%s%s</section>', apivalue._xml_escape(id),
-                apivalue._xml_escape(heading), coalesce(svg, ''), coalesce(extra, ''))
+  SELECT format('<section id="%s">%s%s%s</section>', apivalue._xml_escape(id),
+                CASE WHEN coalesce(heading, '') = '' THEN '' ELSE '<h2>' || apivalue._xml_escape(heading) || '</h2>' END,
+                coalesce(svg, ''), coalesce(extra, ''))
 $$;
 COMMENT ON FUNCTION apivalue._report_section(text, text, text, text) IS
-  'internal: one section of value_report_html: heading, chart SVG and extra HTML';
+  'internal: one section of value_report_html: heading (none when empty), chart SVG and extra HTML';
 
 CREATE FUNCTION apivalue.value_report_html(
     events regclass,
@@ -94,7 +96,7 @@ BEGIN
               GROUP BY k) s$q$,
         t, array_to_string(conds, ', '), events, u, n);
       EXECUTE q INTO svg USING conversion_window, labels;
-      parts := parts || apivalue._report_section('funnel', 'Activation funnel', svg);
+      parts := parts || apivalue._report_section('funnel', '', svg);
     EXCEPTION WHEN OTHERS THEN
       missing := missing || ('funnel (' || SQLERRM || ')')::text;
     END;
@@ -114,7 +116,7 @@ BEGIN
         FROM apivalue.cohort_retention($1, $2, $3, period => $4, periods => $5, start_condition => $6)
         WHERE segment IS NULL$q$
         INTO svg USING events, user_column, time_column, period, periods, steps[1];
-      parts := parts || apivalue._report_section('retention', 'Retention', svg);
+      parts := parts || apivalue._report_section('retention', '', svg);
     EXCEPTION WHEN OTHERS THEN
       missing := missing || ('retention triangle (' || SQLERRM || ')')::text;
     END;
@@ -136,7 +138,7 @@ BEGIN
         WHERE r.segment IS NULL$q$
         INTO svg USING events, user_column, time_column, steps[1], coalesce(value_condition, steps[n]),
                        conversion_window, period;
-      parts := parts || apivalue._report_section('ttfv', 'Time to value', svg);
+      parts := parts || apivalue._report_section('ttfv', '', svg);
     EXCEPTION WHEN OTHERS THEN
       missing := missing || ('time to value (' || SQLERRM || ')')::text;
     END;
@@ -154,7 +156,7 @@ BEGIN
                                     'description', 'Paths taken by fewer than ' || $5 || ' users are folded into "other".'))
         FROM apivalue.journey_flows($1, $2, $3, $4, max_depth => 4, min_users => $5::integer)$q$
         INTO svg USING events, user_column, time_column, event_column, min_users;
-      parts := parts || apivalue._report_section('journeys', 'Top journeys', svg);
+      parts := parts || apivalue._report_section('journeys', '', svg);
     EXCEPTION WHEN OTHERS THEN
       missing := missing || ('journeys (' || SQLERRM || ')')::text;
     END;
@@ -170,7 +172,7 @@ BEGIN
         INTO svg
       FROM apivalue.quality_results r JOIN apivalue.quality_checks c ON c.name = r.check_name
       WHERE c.relation = events;
-      parts := parts || apivalue._report_section('quality', 'Data quality', svg,
+      parts := parts || apivalue._report_section('quality', '', svg,
         coalesce((SELECT '<table><thead><tr><th>check</th><th>kind</th><th>status</th><th>observed</th><th>thresholds (warn / fail)</th><th>last run</th></tr></thead><tbody>'
                          || string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s / %s</td><td>%s</td></tr>',
                                               coalesce(s.status, 'never'), apivalue._xml_escape(s.check_name),
@@ -187,8 +189,8 @@ BEGIN
     END;
   END IF;
 
-  html := '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-    || '<meta name="viewport" content="width=device-width, initial-scale=1">'
+  html := '<!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml" lang="en"><head><meta charset="utf-8"/>'
+    || '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
     || '<title>' || apivalue._xml_escape(title) || '</title><style>'
     || 'body{font-family:sans-serif;margin:24px;color:#222;background:#fff}'
     || 'h1{font-size:22px;margin:0 0 4px}p.meta{color:#555;margin:0 0 16px}'
