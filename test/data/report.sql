@@ -145,3 +145,31 @@ UNION ALL
 SELECT 'dead periods > 90 min (server clock)', count(*),
        (SELECT count(*) FROM sample.ground_truth WHERE fault = 'dead_period')
 FROM apivalue.dead_periods('sample.events', 'received_at', '90 minutes');
+
+\echo
+\echo '== 7. Quality checks as data: registered once, run on schedule, history kept (apivalue.run_quality_checks)'
+\o /dev/null
+SELECT apivalue.add_quality_check('events_clock_skew', 'sample.events', 'clock_skew',
+         '{"device_column": "device_id", "client_ts_column": "ts", "sent_at_column": "sent_at", "received_at_column": "received_at"}',
+         warn_threshold => 0, fail_threshold => 3);
+SELECT apivalue.add_quality_check('events_duplicates', 'sample.events', 'exact_duplicate',
+         '{"key": "event_id", "time_column": "received_at"}', warn_threshold => 0, fail_threshold => 1000);
+SELECT apivalue.add_quality_check('events_sequence_gaps', 'sample.events', 'sequence_gap',
+         '{"device_column": "device_id", "seq_column": "seq"}', warn_threshold => 0, fail_threshold => 5000);
+SELECT apivalue.add_quality_check('events_dead_time', 'sample.events', 'dead_time',
+         '{"time_column": "received_at", "max_gap": "90 minutes"}', warn_threshold => 0, fail_threshold => 3600);
+SELECT apivalue.add_quality_check('events_nulls', 'sample.events', 'null_rate',
+         '{"columns": ["user_id", "event", "ts"]}', warn_threshold => 0.01, fail_threshold => 0.1);
+SELECT count(*) FROM apivalue.run_quality_checks();
+\o
+SELECT check_name, status, observed, warn_threshold AS warn_at, fail_threshold AS fail_at
+FROM apivalue.quality_status ORDER BY check_name;
+
+-- The same story as one self-contained HTML page (inline SVG charts).
+\pset format unaligned
+\pset tuples_only on
+\o :report_file
+\i test/layers/charts_report_call.sql
+\o
+\pset format aligned
+\pset tuples_only off
