@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SQLsmith layer: random SQL against a database holding apivalue and event
+# tables, sent by an unprivileged role, with fixed seeds and a bounded number
+# of queries and time.  SQLsmith reconnects after a crash, so crashes are found
+# in the server log ("terminated by signal", "TRAP:"), and errors are counted
+# from the log too: every ERROR line carries its SQLSTATE (log_line_prefix %e)
+# and its LOCATION (log_error_verbosity=verbose), so an XX000 raised by
+# apivalue's C code (LOCATION in one of src/*.c) or inside an apivalue function
+# (CONTEXT naming apivalue.) is told apart from one raised by core PostgreSQL.
+#
+# SQLsmith draws every function from pg_proc, where apivalue's few dozen are
+# lost among ~3000 core ones.  The role's search_path puts a schema "shadow"
+# before pg_catalog whose view pg_proc shows every apivalue function but only
+# a fixed sample of core ones, so most generated queries reach apivalue.
+#
+#   SQLSMITH_QUERIES (20000)  queries in total, split over SQLSMITH_JOBS (2)
+#   SQLSMITH_SEED (13)        first seed; job k uses seed + k
+#   SQLSMITH_TIMEOUT (360)    seconds before sqlsmith is stopped
+# Fails on a crash or an XX000 in apivalue; prints one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+out=$root/test/out/sqlsmith
+rm -rf "$out"; mkdir -p "$out"
+
+if ! command -v sqlsmith >/dev/null; then
+  apt-cache policy sqlsmith | head -n 3
+  scripts/deps.sh sqlsmith
+fi
+
+export SQLSMITH_QUERIES=${SQLSMITH_QUERIES:-20000}
+export SQLSMITH_SEED=${SQLSMITH_SEED:-13}
+export SQLSMITH_TIMEOUT=${SQLSMITH_TIMEOUT:-360}
+export SQLSMITH_JOBS=${SQLSMITH_JOBS:-2}
+
+pg_virtualenv -t -o "log_line_prefix=%m [%p] %e " -o log_error_verbosity=verbose \
+    -o max_parallel_workers_per_gather=2 -o log_min_messages=warning \
+    -o log_autovacuum_min_duration=-1 bash -c '
+  set -euo pipefail
+  root=$1 out=$2
+  log=$(pg_lsclusters -h | awk "{print \$7}")
+  psql -X -q -c "CREATE DATABASE smith" >/dev/null
+  export PGDATABASE=smith
+  psql -X -q -c "CREATE EXTENSION apivalue" >/dev/null
+  psql -X -q -f "$root/test/garden/setup.sql" >/dev/null
+  psql -X -q -c "DROP TABLE garden.f_huge_text; DROP TABLE garden.calls CASCADE; DROP FUNCTION garden.try(int)" >/dev/null
+  if [ -f "$root/test/data/sample.sql" ]; then
+    (cd "$root" && psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+        -f test/data/sample.sql -c "SELECT sample.generate(users => 100, seed => 42)" >/dev/null) \
+      || echo "sqlsmith: sample data not loaded (test/data/sample.sql failed); using the garden fixtures only"
+  fi
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE ROLE smith LOGIN PASSWORD '"'"'smith'"'"';
+CREATE SCHEMA shadow;
+-- Every apivalue function, and one core function in 12 (fixed by oid).
+CREATE VIEW shadow.pg_proc AS
+  SELECT p.* FROM pg_catalog.pg_proc p
+  WHERE p.pronamespace = '"'"'apivalue'"'"'::regnamespace
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                WHERE d.classid = '"'"'pg_proc'"'"'::regclass AND d.objid = p.oid AND d.deptype = '"'"'e'"'"'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = '"'"'apivalue'"'"'))
+     OR p.oid::bigint % 12 = 0;
+GRANT USAGE ON SCHEMA shadow TO smith;
+GRANT SELECT ON shadow.pg_proc TO smith;
+ALTER ROLE smith SET search_path = shadow, pg_catalog, public;
+GRANT USAGE ON SCHEMA garden TO smith;
+GRANT SELECT ON ALL TABLES IN SCHEMA garden TO smith;
+GRANT USAGE ON SCHEMA apivalue TO smith;
+DO \$\$ BEGIN
+  IF to_regnamespace('"'"'sample'"'"') IS NOT NULL THEN
+    EXECUTE '"'"'GRANT USAGE ON SCHEMA sample TO smith'"'"';
+    EXECUTE '"'"'GRANT SELECT ON ALL TABLES IN SCHEMA sample TO smith'"'"';
+  END IF;
+END \$\$;
+SQL
+  n=$(psql -X -At -U smith -c "SELECT count(*) FILTER (WHERE pronamespace = '"'"'apivalue'"'"'::regnamespace) || '"'"' apivalue + '"'"' || count(*) FILTER (WHERE pronamespace <> '"'"'apivalue'"'"'::regnamespace) || '"'"' core'"'"' FROM pg_proc" 2>/dev/null || echo "?")
+  echo "sqlsmith: functions visible to sqlsmith: $n"
+  per=$(( (SQLSMITH_QUERIES + SQLSMITH_JOBS - 1) / SQLSMITH_JOBS ))
+  pids=()
+  for k in $(seq 0 $((SQLSMITH_JOBS - 1))); do
+    seed=$((SQLSMITH_SEED + k))
+    timeout -k 10 "$SQLSMITH_TIMEOUT" sqlsmith --exclude-catalog --verbose --seed="$seed" --max-queries="$per" \
+      --target="host=localhost port=$PGPORT dbname=smith user=smith password=smith" \
+      >"$out/sqlsmith.$k.out" 2>"$out/sqlsmith.$k.err" &
+    pids+=($!)
+  done
+  rcs=()
+  for p in "${pids[@]}"; do
+    rc=0; wait "$p" || rc=$?; rcs+=($rc)
+  done
+  echo "${rcs[*]}" > "$out/sqlsmith.rc"
+  cp "$log" "$out/server.log"
+' sqlsmith "$root" "$out"
+
+python3 - "$out" "$root" <<'PY'
+import glob, os, re, sys
+out, root = sys.argv[1], sys.argv[2]
+ours = {os.path.basename(p) for p in glob.glob(os.path.join(root, 'src', '*.c'))}
+queries = 0
+timed_out = 0
+rcs = open(os.path.join(out, 'sqlsmith.rc')).read().split()
+for k, rc in enumerate(rcs):
+    err = open(os.path.join(out, 'sqlsmith.%d.err' % k), errors='replace').read()
+    counts = re.findall(r'queries: (\d+)', err)
+    # The last report is printed at exit; stopped by timeout, count the
+    # progress characters printed after the last report.
+    n = int(counts[-1]) if counts else 0
+    if rc != '0':
+        timed_out += 1
+        tail = err[err.rfind('queries:'):] if counts else err
+        tail = tail.split('\n', 1)[1] if counts and '\n' in tail else tail
+        n += len(re.findall(r'[.etsSc]', ''.join(l for l in tail.splitlines() if re.fullmatch(r'[.etsSc]+', l))))
+    queries += n
+
+# Server log: entries start with a timestamp; continuation lines do not.
+entries, cur = [], None
+for line in open(os.path.join(out, 'server.log'), errors='replace'):
+    m = re.match(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \w+ \[(\d+)\] (\w{5})? ?(\w+):  (.*)', line)
+    if m:
+        cur = {'pid': m.group(1), 'state': m.group(2), 'level': m.group(3), 'text': m.group(4)}
+        entries.append(cur)
+    elif cur is not None:
+        cur['text'] += '\n' + line.rstrip('\n')
+crashes = [e for e in entries if 'terminated by signal' in e['text'] or e['text'].startswith('TRAP')
+           or e['level'] == 'PANIC']
+crashes += [{'text': l.strip()} for l in open(os.path.join(out, 'server.log'), errors='replace')
+            if l.startswith('TRAP:')]
+# Group each ERROR with the LOCATION / CONTEXT / STATEMENT lines after it.
+errors = []
+for i, e in enumerate(entries):
+    if e['level'] not in ('ERROR', 'FATAL'):
+        continue
+    err = dict(e, location='', context='', statement='')
+    for f in entries[i + 1:i + 6]:
+        if f['pid'] != e['pid']:
+            continue
+        if f['level'] in ('LOCATION', 'CONTEXT', 'STATEMENT', 'DETAIL', 'HINT'):
+            err[f['level'].lower()] = f['text']
+        elif f['level'] in ('ERROR', 'FATAL', 'LOG', 'WARNING'):
+            break
+    errors.append(err)
+xx = [e for e in errors if (e['state'] or '').startswith('XX')]
+def is_ours(e):
+    m = re.search(r'([\w.-]+\.c):\d+', e['location'])
+    return (m and m.group(1) in ours) or 'apivalue.' in e['context']
+xx_ours = [e for e in xx if is_ours(e)]
+xx_core = [e for e in xx if not is_ours(e)]
+with open(os.path.join(out, 'xx000.txt'), 'w') as f:
+    for label, lst in (('APIVALUE', xx_ours), ('CORE', xx_core)):
+        for e in lst:
+            f.write('%s %s %s\n  LOCATION: %s\n  CONTEXT: %s\n  STATEMENT: %s\n\n'
+                    % (label, e['state'], e['text'], e['location'], e['context'], e['statement'][:4000]))
+api_errors = sum(1 for e in errors if 'apivalue.' in e['statement'])
+for e in crashes[:10]:
+    print('sqlsmith: CRASH', e['text'][:300])
+for e in xx_ours[:10]:
+    print('sqlsmith: XX000 in apivalue: %s (%s)\n    %s' % (e['text'][:200], e['location'], e['statement'][:300]))
+print('sqlsmith: %d queries (%d jobs, %d stopped by time limit), %d errors logged (%d in queries calling apivalue), '
+      '%d crashes, %d XX000 in apivalue, %d XX000 in core PostgreSQL'
+      % (queries, len(rcs), timed_out, len(errors), api_errors, len(crashes), len(xx_ours), len(xx_core)))
+if queries < int(os.environ.get('SQLSMITH_MIN_QUERIES', '0') or 0):
+    print('sqlsmith: fewer queries than required')
+    sys.exit(1)
+sys.exit(1 if crashes or xx_ours else 0)
+PY
