@@ -18,6 +18,7 @@ scripts/deps.sh
 # (several work trees of one developer, or a developer and a CI run).
 exec 9>/tmp/apivalue-install.lock
 flock 9
+export APIVALUE_LOCK_HELD=1   # layers that rebuild (sanitizers, coverage) must not lock again
 make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 

@@ -3,6 +3,10 @@
 
 \echo Use "CREATE EXTENSION apivalue" to load this file. \quit
 
+-- Every role may use the extension's functions and views; what they can read
+-- is still decided by their privileges on the events and catalog tables.
+GRANT USAGE ON SCHEMA apivalue TO PUBLIC;
+
 COMMENT ON SCHEMA apivalue IS
   'apivalue: API product analytics (funnels, journeys, time to value, retention, data quality, lineage)';
 
