@@ -822,7 +822,8 @@ SELECT json_build_object(
   'oom', count(*) FILTER (WHERE r.outcome = 'error' AND r.sqlstate LIKE '53%'),
   'crash', count(*) FILTER (WHERE r.outcome = 'crash'),
   'timeout', count(*) FILTER (WHERE r.outcome = 'timeout'),
-  'skipped', count(*) FILTER (WHERE r.outcome = 'skipped'))
+  'skipped', count(*) FILTER (WHERE r.outcome = 'skipped'),
+  'long_msg', count(*) FILTER (WHERE r.outcome = 'error' AND length(r.message) > 2000))
 FROM garden.calls c JOIN garden.results r USING (id)
 """
 
@@ -869,9 +870,10 @@ def summarize(a, total, elapsed):
             x['sql'][:300]), flush=True)
     unrun = total - s['run']
     print('garden: %d calls (%d run in %.0f s), %d ok, %d clean errors, %d XX000, %d crashes, '
-          '%d timeouts, %d empty messages, %d out-of-memory, %d skipped, %d not run (budget)'
+          '%d timeouts, %d empty messages, %d out-of-memory, %d skipped, %d not run (budget); '
+          '%d messages over 2000 characters (warning)'
           % (total, s['run'], elapsed, s['ok'], s['clean'], s['xx'], s['crash'], s['timeout'],
-             s['empty_msg'], s['oom'], s['skipped'], unrun), flush=True)
+             s['empty_msg'], s['oom'], s['skipped'], unrun, s['long_msg']), flush=True)
     bad = s['xx'] + s['crash'] + s['timeout'] + s['empty_msg'] + s['oom']
     return 1 if bad else 0
 

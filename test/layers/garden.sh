@@ -7,6 +7,15 @@
 #   GARDEN_EXTENSION (apivalue)     another extension, to test the garden itself
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Standalone runs test this work tree's build: take the install lock, build and
+# install.  Under scripts/test.sh (APIVALUE_LOCK_HELD=1) that is done already.
+if [ -z "${APIVALUE_LOCK_HELD:-}" ]; then
+  exec 9>/tmp/apivalue-install.lock
+  flock 9
+  make -s -j"$(nproc)" >/dev/null
+  make -s install >/dev/null
+  export APIVALUE_LOCK_HELD=1
+fi
 out=test/out/garden
 rm -rf "$out"; mkdir -p "$out"
 ext=${GARDEN_EXTENSION:-apivalue}

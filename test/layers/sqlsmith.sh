@@ -19,6 +19,15 @@
 # Fails on a crash or an XX000 in apivalue; prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Standalone runs test this work tree's build: take the install lock, build and
+# install.  Under scripts/test.sh (APIVALUE_LOCK_HELD=1) that is done already.
+if [ -z "${APIVALUE_LOCK_HELD:-}" ]; then
+  exec 9>/tmp/apivalue-install.lock
+  flock 9
+  make -s -j"$(nproc)" >/dev/null
+  make -s install >/dev/null
+  export APIVALUE_LOCK_HELD=1
+fi
 root=$PWD
 out=$root/test/out/sqlsmith
 rm -rf "$out"; mkdir -p "$out"
@@ -43,7 +52,7 @@ pg_virtualenv -t -o "log_line_prefix=%m [%p] %e " -o log_error_verbosity=verbose
   export PGDATABASE=smith
   psql -X -q -c "CREATE EXTENSION apivalue" >/dev/null
   psql -X -q -f "$root/test/garden/setup.sql" >/dev/null
-  psql -X -q -c "DROP TABLE garden.f_huge_text; DROP TABLE garden.calls CASCADE; DROP FUNCTION garden.try(int)" >/dev/null
+  psql -X -q -c "DROP TABLE garden.f_huge_text; DROP TABLE garden.results, garden.calls; DROP FUNCTION garden.try(int)" >/dev/null
   if [ -f "$root/test/data/sample.sql" ]; then
     (cd "$root" && psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
         -f test/data/sample.sql -c "SELECT sample.generate(users => 100, seed => 42)" >/dev/null) \
@@ -73,7 +82,7 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 SQL
-  n=$(psql -X -At -U smith -c "SELECT count(*) FILTER (WHERE pronamespace = '"'"'apivalue'"'"'::regnamespace) || '"'"' apivalue + '"'"' || count(*) FILTER (WHERE pronamespace <> '"'"'apivalue'"'"'::regnamespace) || '"'"' core'"'"' FROM pg_proc" 2>/dev/null || echo "?")
+  n=$(PGPASSWORD=smith psql -X -At -U smith -c "SELECT count(*) FILTER (WHERE pronamespace = '"'"'apivalue'"'"'::regnamespace) || '"'"' apivalue + '"'"' || count(*) FILTER (WHERE pronamespace <> '"'"'apivalue'"'"'::regnamespace) || '"'"' core'"'"' FROM pg_proc" 2>/dev/null || echo "?")
   echo "sqlsmith: functions visible to sqlsmith: $n"
   per=$(( (SQLSMITH_QUERIES + SQLSMITH_JOBS - 1) / SQLSMITH_JOBS ))
   pids=()
