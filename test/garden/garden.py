@@ -39,11 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import re
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 HUGE_TEXT = "repeat('x', 1048576)"
+# Functions that create what other functions look up.
+SETUP_RE = r'^(define|add|propose|register|create|approve|set)_'
 FIXTURES = ['f_normal', 'f_empty', 'f_one', 'f_nulls', 'f_equal_ts',
             'f_infinite', 'f_extreme', 'f_huge_text']
 RELATIONS = ['garden.f_normal', 'garden.f_nocols', 'garden.f_empty',
@@ -325,7 +328,10 @@ def jsonb_cands(arg, typ):
 
 
 def regclass_cands(arg, typ):
-    return typed(RELATIONS, typ) + [Cand('NULL::regclass'), Cand("'999999'::oid::regclass"),
+    rels = RELATIONS
+    if has(arg.name, 'definition', 'view'):
+        rels = ['garden.v_normal'] + [r for r in RELATIONS if r != 'garden.v_normal']
+    return typed(rels, typ) + [Cand('NULL::regclass'), Cand("'999999'::oid::regclass"),
                                     Cand("'0'::oid::regclass")]
 
 
@@ -383,7 +389,8 @@ def const_cands(arg):
     if t in ('int4range', 'int8range'):
         return typed(['[1,3]', 'empty', '(,)', '[-5,-1]', None], typ)
     if t == 'bytea':
-        return typed(['\\x00', '\\x', '\\x01ff00ff', '\\xffffffffffffffff', None], typ) + \
+        return [Cand("decode(repeat('a5', 32), 'hex')")] + \
+            typed(['\\x00', '\\x', '\\x01ff00ff', '\\xffffffffffffffff', None], typ) + \
             [Cand("decode(repeat('ff', 100000), 'hex')")]
     if t == 'regtype':
         return typed(['boolean', 'text', 'timestamptz', None], typ)
@@ -482,6 +489,7 @@ class Fn:
                                  d['variadic'] and i == n - 1))
         self.ndefaults = d['pronargdefaults'] or 0
         self.base_expr = None
+        self.base_sql = None
 
     @property
     def is_agg(self):
@@ -626,6 +634,7 @@ class Generator:
         # 1. The valid call on every fixture (and grouped / as a window).
         for fx in fixtures:
             add('base', base, fx)
+        fn.base_sql = out[0][1] if out else None
         if fn.is_agg:
             add('grouped', base)
             add('grouped', base, 'f_nulls')
@@ -752,12 +761,29 @@ def main():
             skipped_internal += 1
             continue
         if a.only:
-            import re
             if not re.search(a.only, f['sig']):
                 continue
         fns.append(Fn(f))
 
     rows = Generator(fns, a.max_per_function, a.seed).generate()
+
+    # Set-up: functions that create what others look up (define_metric,
+    # add_pseudonym_key, propose_event ...) run once with valid arguments,
+    # committed, in name order.
+    setup = [fn for fn in sorted(fns, key=lambda f: f.sig)
+             if re.match(SETUP_RE, fn.d['proname']) and fn.base_sql]
+    done = 0
+    for fn in setup:
+        sql = fn.base_sql if fn.prokind != 'p' else fn.base_sql
+        p = psql(['-At', '-c', 'SELECT garden.setup(%s)' % lit(sql)], check=False)
+        ok = p.returncode == 0 and p.stdout.strip() == 'ok'
+        done += ok
+        if not ok:
+            print('garden: set-up call of %s did not succeed: %s'
+                  % (fn.sig, (p.stdout.strip() or p.stderr.strip())[:200]), flush=True)
+    if not wait_ready():
+        print('garden: server not answering after set-up calls', flush=True)
+        return 3
     buf = ''.join('%d\t%s\t%s\t%s\t%s\n' % (i + 1, copy_escape(s), form, 't' if c else 'f',
                                             copy_escape(sql))
                   for i, (s, form, c, sql) in enumerate(rows))

@@ -213,3 +213,16 @@ BEGIN
           extract(epoch FROM clock_timestamp() - t0) * 1000);
 END
 $$;
+
+-- Set-up calls (define_*, add_*, propose_* ... with valid arguments) are
+-- committed, so that later calls naming the same metric, key or event find
+-- something to work on.
+CREATE FUNCTION garden.setup(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || left(SQLERRM, 200);
+END
+$$;

@@ -36,4 +36,4 @@ pg_virtualenv -t -o max_parallel_workers_per_gather=0 bash -c '
     rc=1
   fi
   exit $rc
-' garden "$ext" "$out"
+' garden "$ext" "$out" 9>&-

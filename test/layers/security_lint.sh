@@ -185,7 +185,7 @@ SELECT '"'"'#secdef '"'"' || count(*) FROM pg_depend d JOIN pg_proc p ON p.oid =
 WHERE d.classid = '"'"'pg_proc'"'"'::regclass AND d.deptype = '"'"'e'"'"' AND p.prosecdef
   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = '"'"'apivalue'"'"');
 SQL
-' 2>"$out/live.err") || { echo "security_lint: live install check failed to run"; cat "$out/live.err" | tail -n 5; rc=1; }
+' 2>"$out/live.err" 9>&-) || { echo "security_lint: live install check failed to run"; cat "$out/live.err" | tail -n 5; rc=1; }
 bad=$(printf '%s\n' "$live" | grep -c '^#bad ' || true)
 secdef=$(printf '%s\n' "$live" | sed -n 's/^#secdef //p')
 printf '%s\n' "$live" | sed -n 's/^#bad /security_lint: FAIL live SECURITY DEFINER without pinned search_path: /p'

@@ -99,7 +99,7 @@ SQL
   done
   echo "${rcs[*]}" > "$out/sqlsmith.rc"
   cp "$log" "$out/server.log"
-' sqlsmith "$root" "$out"
+' sqlsmith "$root" "$out" 9>&-
 
 python3 - "$out" "$root" <<'PY'
 import glob, os, re, sys
