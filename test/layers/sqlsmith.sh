@@ -10,8 +10,10 @@
 #
 # SQLsmith draws every function from pg_proc, where apivalue's few dozen are
 # lost among ~3000 core ones.  The role's search_path puts a schema "shadow"
-# before pg_catalog whose view pg_proc shows every apivalue function but only
-# a fixed sample of core ones, so most generated queries reach apivalue.
+# before pg_catalog whose views pg_proc and pg_type show every apivalue
+# function but only a fixed sample of core ones, and no useless pseudo-types
+# (test/garden/sqlsmith_setup.sql), so most generated queries reach apivalue.
+# track_functions=all counts the calls of apivalue functions that ran.
 #
 #   SQLSMITH_QUERIES (20000)  queries in total, split over SQLSMITH_JOBS (2)
 #   SQLSMITH_SEED (13)        first seed; job k uses seed + k
@@ -44,7 +46,7 @@ export SQLSMITH_JOBS=${SQLSMITH_JOBS:-2}
 
 pg_virtualenv -t -o "log_line_prefix=%m [%p] %e " -o log_error_verbosity=verbose \
     -o max_parallel_workers_per_gather=2 -o log_min_messages=warning \
-    -o log_autovacuum_min_duration=-1 bash -c '
+    -o log_autovacuum_min_duration=-1 -o track_functions=all bash -c '
   set -euo pipefail
   root=$1 out=$2
   log=$(pg_lsclusters -h | awk "{print \$7}")
@@ -58,30 +60,7 @@ pg_virtualenv -t -o "log_line_prefix=%m [%p] %e " -o log_error_verbosity=verbose
         -f test/data/sample.sql -c "SELECT sample.generate(users => 100, seed => 42)" >/dev/null) \
       || echo "sqlsmith: sample data not loaded (test/data/sample.sql failed); using the garden fixtures only"
   fi
-  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-CREATE ROLE smith LOGIN PASSWORD '"'"'smith'"'"';
-CREATE SCHEMA shadow;
--- Every apivalue function, and one core function in 12 (fixed by oid).
-CREATE VIEW shadow.pg_proc AS
-  SELECT p.* FROM pg_catalog.pg_proc p
-  WHERE p.pronamespace = '"'"'apivalue'"'"'::regnamespace
-     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                WHERE d.classid = '"'"'pg_proc'"'"'::regclass AND d.objid = p.oid AND d.deptype = '"'"'e'"'"'
-                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = '"'"'apivalue'"'"'))
-     OR p.oid::bigint % 12 = 0;
-GRANT USAGE ON SCHEMA shadow TO smith;
-GRANT SELECT ON shadow.pg_proc TO smith;
-ALTER ROLE smith SET search_path = shadow, pg_catalog, public;
-GRANT USAGE ON SCHEMA garden TO smith;
-GRANT SELECT ON ALL TABLES IN SCHEMA garden TO smith;
-GRANT USAGE ON SCHEMA apivalue TO smith;
-DO \$\$ BEGIN
-  IF to_regnamespace('"'"'sample'"'"') IS NOT NULL THEN
-    EXECUTE '"'"'GRANT USAGE ON SCHEMA sample TO smith'"'"';
-    EXECUTE '"'"'GRANT SELECT ON ALL TABLES IN SCHEMA sample TO smith'"'"';
-  END IF;
-END \$\$;
-SQL
+  psql -X -q -v ON_ERROR_STOP=1 -f "$root/test/garden/sqlsmith_setup.sql" >/dev/null
   n=$(PGPASSWORD=smith psql -X -At -U smith -c "SELECT count(*) FILTER (WHERE pronamespace = '"'"'apivalue'"'"'::regnamespace) || '"'"' apivalue + '"'"' || count(*) FILTER (WHERE pronamespace <> '"'"'apivalue'"'"'::regnamespace) || '"'"' core'"'"' FROM pg_proc" 2>/dev/null || echo "?")
   echo "sqlsmith: functions visible to sqlsmith: $n"
   per=$(( (SQLSMITH_QUERIES + SQLSMITH_JOBS - 1) / SQLSMITH_JOBS ))
@@ -98,6 +77,9 @@ SQL
     rc=0; wait "$p" || rc=$?; rcs+=($rc)
   done
   echo "${rcs[*]}" > "$out/sqlsmith.rc"
+  sleep 1
+  psql -X -At -F " " -c "SELECT funcid::regprocedure, calls FROM pg_stat_user_functions
+                        WHERE schemaname = '"'"'apivalue'"'"' ORDER BY calls DESC" >"$out/apivalue_calls.txt" || true
   cp "$log" "$out/server.log"
 ' sqlsmith "$root" "$out" 9>&-
 
@@ -160,15 +142,18 @@ with open(os.path.join(out, 'xx000.txt'), 'w') as f:
             f.write('%s %s %s\n  LOCATION: %s\n  CONTEXT: %s\n  STATEMENT: %s\n\n'
                     % (label, e['state'], e['text'], e['location'], e['context'], e['statement'][:4000]))
 api_errors = sum(1 for e in errors if 'apivalue.' in e['statement'])
+calls = [l.rsplit(' ', 1) for l in open(os.path.join(out, 'apivalue_calls.txt')).read().splitlines() if l.strip()]
+ncalls = sum(int(c[1]) for c in calls)
 for e in crashes[:10]:
     print('sqlsmith: CRASH', e['text'][:300])
 for e in xx_ours[:10]:
     print('sqlsmith: XX000 in apivalue: %s (%s)\n    %s' % (e['text'][:200], e['location'], e['statement'][:300]))
-print('sqlsmith: %d queries (%d jobs, %d stopped by time limit), %d errors logged (%d in queries calling apivalue), '
-      '%d crashes, %d XX000 in apivalue, %d XX000 in core PostgreSQL'
-      % (queries, len(rcs), timed_out, len(errors), api_errors, len(crashes), len(xx_ours), len(xx_core)))
-if queries < int(os.environ.get('SQLSMITH_MIN_QUERIES', '0') or 0):
-    print('sqlsmith: fewer queries than required')
+print('sqlsmith: %d queries (%d jobs, %d stopped by time limit), %d errors logged (%d in queries naming apivalue), '
+      '%d calls of %d apivalue functions ran (non-aggregate), %d crashes, %d XX000 in apivalue, %d XX000 in core PostgreSQL'
+      % (queries, len(rcs), timed_out, len(errors), api_errors, ncalls, len(calls), len(crashes), len(xx_ours), len(xx_core)))
+need = int(os.environ.get('SQLSMITH_MIN_QUERIES') or int(os.environ['SQLSMITH_QUERIES']) * 9 // 10)
+if queries < need:
+    print('sqlsmith: FAIL only %d queries ran, %d required (see %s/sqlsmith.*.err)' % (queries, need, out))
     sys.exit(1)
 sys.exit(1 if crashes or xx_ours else 0)
 PY
