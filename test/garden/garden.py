@@ -4,8 +4,10 @@
 The functions come from the catalog (pg_proc rows that are members of the
 extension, pg_depend deptype 'e'), never from a hand list, so functions added
 later are covered without touching this file.  Names starting with "_" are
-internal and skipped; so are functions taking "internal" (SQL cannot build
-such a value, so nobody can call them).
+internal helpers: they get only --internal-max calls, and only when PUBLIC
+may execute them (then any user can call them, so they must not crash
+either).  Functions taking "internal" are skipped (SQL cannot build such a
+value, so nobody can call them).
 
 For every argument the generator builds a list of candidate values: a valid
 one first (chosen from the argument's name and type), then edge classes:
@@ -60,9 +62,19 @@ def lit(s):
     return "'" + s.replace("'", "''") + "'"
 
 
+CONNECTION_LOST = ('recovery mode', 'connection to server', 'server closed the connection',
+                   'shutting down', 'starting up', 'no connection to the server')
+
+
 def psql(args, input_text=None, check=True):
     cmd = ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1'] + args
-    p = subprocess.run(cmd, input=input_text, capture_output=True, text=True)
+    for _ in range(5):
+        p = subprocess.run(cmd, input=input_text, capture_output=True, text=True)
+        # After a crash the server restarts; wait for it instead of failing.
+        if p.returncode != 0 and any(x in p.stderr for x in CONNECTION_LOST):
+            wait_ready()
+            continue
+        break
     if check and p.returncode != 0:
         sys.stderr.write(p.stderr)
         raise SystemExit('garden: psql failed: %s' % ' '.join(args[:2]))
@@ -82,6 +94,8 @@ FROM (
          p.provariadic <> 0 AS variadic,
          p.pronargs, p.pronargdefaults,
          format_type(p.prorettype, NULL) AS rettype,
+         (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) x
+                                      WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')) AS public_exec,
          a.aggkind, a.aggnumdirectargs,
          (SELECT coalesce(json_agg(json_build_object(
                     'type', format_type(t.oid, NULL),
@@ -502,9 +516,10 @@ class Fn:
 
 
 class Generator:
-    def __init__(self, fns, max_per_function, seed):
+    def __init__(self, fns, max_per_function, seed, internal_max):
         self.fns = fns
         self.max = max_per_function
+        self.internal_max = internal_max
         self.seed = seed
         self.producers = {}
         self.cands = {}
@@ -609,6 +624,7 @@ class Generator:
             return []
         out = []
         seen = set()
+        cap = self.internal_max if fn.d['proname'].startswith('_') else self.max
 
         def add(form, vals, fixture='f_normal'):
             sql = self.render(fn, vals, fixture, form)
@@ -672,12 +688,15 @@ class Generator:
         # 5. Seeded random combinations (also across fixtures).
         rng = random.Random(self.seed ^ zlib.crc32(fn.sig.encode()))
         attempts = 0
-        while len(out) < self.max and attempts < self.max * 4:
+        while len(out) < cap and attempts < cap * 4:
             attempts += 1
             vals = [rng.choice(cands[i]).sql for i in range(fixed)]
             var = rng.choice(vforms)[1] if vforms else None
             add('random', full(vals, var), rng.choice(fixtures) if reads_row else 'f_normal')
-        return out[:self.max]
+        if fn.d['proname'].startswith('_'):
+            # Internal helpers: NULL and edge values first (one at a time).
+            out.sort(key=lambda x: x[0] not in ('oat', 'base'))
+        return out[:cap]
 
     def generate(self):
         # Producer expressions for the extension's own types: the valid call
@@ -722,6 +741,8 @@ def copy_escape(s):
 
 
 def wait_ready(limit=120):
+    # The postmaster needs a moment to notice a crashed backend.
+    time.sleep(1)
     t0 = time.time()
     while time.time() - t0 < limit:
         p = subprocess.run(['pg_isready', '-q'], capture_output=True)
@@ -743,6 +764,8 @@ def main():
     ap.add_argument('--budget-s', type=int, default=240,
                     help='stop starting new calls after this many seconds')
     ap.add_argument('--out', default='test/out/garden')
+    ap.add_argument('--internal-max', type=int, default=30,
+                    help='calls per internal function ("_" names) that PUBLIC may execute; 0 skips them')
     ap.add_argument('--only', default=None, help='regex on the signature (debugging)')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -752,7 +775,7 @@ def main():
     fns = []
     skipped_internal = 0
     for f in d:
-        if f['proname'].startswith('_'):
+        if f['proname'].startswith('_') and not (a.internal_max > 0 and f['public_exec']):
             continue
         if any(x['type'] in ('internal', 'trigger', 'event_trigger', 'language_handler',
                              'fdw_handler', 'index_am_handler', 'table_am_handler',
@@ -765,7 +788,7 @@ def main():
                 continue
         fns.append(Fn(f))
 
-    rows = Generator(fns, a.max_per_function, a.seed).generate()
+    rows = Generator(fns, a.max_per_function, a.seed, a.internal_max).generate()
 
     # Set-up: functions that create what others look up (define_metric,
     # add_pseudonym_key, propose_event ...) run once with valid arguments,
