@@ -43,3 +43,5 @@ demo:
 	scripts/demo.sh
 bench:
 	scripts/bench.sh
+
+include test/bench/microbench.mk

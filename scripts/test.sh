@@ -36,9 +36,11 @@ regress() {  # $1 = label, rest = pg_virtualenv -o options
   local extra=()
   [ ${#tests[@]} -gt 0 ] && extra=(REGRESS="${tests[*]}")
   echo "== pg_regress ($label)"
+  # 9>&-: the throw-away server must not inherit the install lock, or a
+  # server left behind by an interrupted run would hold it forever.
   if pg_virtualenv -t "${opts[@]}" \
        make -s installcheck "${extra[@]}" \
-         REGRESS_OPTS="--inputdir=test --outputdir=$outdir" >"$outdir/log" 2>&1; then
+         REGRESS_OPTS="--inputdir=test --outputdir=$outdir" >"$outdir/log" 2>&1 9>&-; then
     :
   fi
   grep -E '^(ok|not ok|test |     |  )' "$outdir/log" | grep -E 'ok|FAILED|failed' || true
@@ -64,7 +66,7 @@ if [ ${#tests[@]} -eq 0 ]; then
     [ -e "$layer" ] || continue
     name=$(basename "$layer" .sh)
     echo "== layer $name"
-    if bash "$layer"; then
+    if bash "$layer" 9>&-; then
       passed=$((passed + 1))
       echo "ok - layer $name"
     else
