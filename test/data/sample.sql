@@ -100,7 +100,9 @@
 --                    time, with the other variant, 1-3 days after signup: key
 --                    user_id.
 
+SET client_min_messages = warning;  -- quiet when loaded twice
 CREATE SCHEMA IF NOT EXISTS sample;
+RESET client_min_messages;
 COMMENT ON SCHEMA sample IS 'apivalue sample data set: deterministic API events with injected faults';
 
 -- A deterministic uniform draw in [0, 1) from (seed, a, b): two chained

@@ -6,7 +6,9 @@ RESET client_min_messages;
 -- that would fetch or run anything.  Which parts are drawn depends on the
 -- families installed, so the checks below hold either way.
 SET TimeZone = 'UTC';
+\set ECHO none
 \i test/data/sample.sql
+\set ECHO all
 SELECT sample.generate(users => 40, seed => 5) > 0 AS generated;
 SELECT (apivalue.add_quality_check('charts_report_nulls', 'sample.events', 'null_rate',
           '{"columns": ["user_id", "event"]}', fail_threshold => 0.5)).name;
