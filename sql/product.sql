@@ -305,3 +305,210 @@ AS 'MODULE_PATHNAME', 'apivalue_km_median'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION apivalue.km_median(bigint[]) IS
   'first t where the Kaplan-Meier survival of a km_summary is <= 0.5; NULL when it stays above 0.5 up to the horizon';
+
+-- ---------------------------------------------------------------------------
+-- ttfv_survival: time to value as a Kaplan-Meier curve per cohort.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION apivalue._km_units(d interval, resolution interval)
+RETURNS int
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT div(extract(epoch FROM d), extract(epoch FROM resolution))::int $$;
+COMMENT ON FUNCTION apivalue._km_units(interval, interval) IS
+  'internal: whole resolution units in a non-negative interval, floor(d / resolution), exact (numeric epochs)';
+
+CREATE FUNCTION apivalue.ttfv_survival(
+  events regclass, user_column text, time_column text,
+  start_condition text, value_condition text,
+  resolution interval DEFAULT '1 day', horizon interval DEFAULT '90 days',
+  as_of timestamptz DEFAULT NULL, cohort_period text DEFAULT 'month',
+  time_zone text DEFAULT 'UTC')
+RETURNS TABLE (cohort_start timestamptz, t int, at_risk bigint, reached bigint,
+               censored bigint, survival float8, ci_low float8, ci_high float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := apivalue._condition(events, start_condition, 'start condition');
+  v text := apivalue._condition(events, value_condition, 'value condition');
+  h numeric;
+  w text := '';
+BEGIN
+  IF resolution IS NULL OR horizon IS NULL OR cohort_period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'resolution, horizon, cohort_period and time_zone must not be NULL'
+      USING ERRCODE = '22004';
+  END IF;
+  IF extract(epoch FROM resolution) <= 0 THEN
+    RAISE EXCEPTION 'resolution must be positive, got %', resolution USING ERRCODE = '22023';
+  END IF;
+  IF extract(epoch FROM horizon) < 0 THEN
+    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
+  END IF;
+  h := div(extract(epoch FROM horizon), extract(epoch FROM resolution));
+  IF h > 1000000 THEN
+    RAISE EXCEPTION 'horizon % is % units of resolution %, more than 1000000', horizon, h, resolution
+      USING ERRCODE = '22023', HINT = 'Use a coarser resolution or a shorter horizon.';
+  END IF;
+  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
+  END IF;
+  -- unknown period or zone: fail before scanning
+  PERFORM apivalue.period_start(now(), cohort_period, time_zone);
+  IF as_of IS NOT NULL THEN
+    w := format(' AND %s <= $1', ts);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH pu AS MATERIALIZED (
+      SELECT min(%2$s) FILTER (WHERE %3$s) AS st,
+             apivalue.time_to_first_value(%2$s, %3$s IS TRUE, %4$s IS TRUE) AS ttfv,
+             max(%2$s) AS last_ts
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
+      GROUP BY %1$s
+    ), ao AS (
+      SELECT coalesce($1, max(pu.last_ts)) AS as_of FROM pu
+    ), c AS (
+      SELECT apivalue.period_start(pu.st, $2, $3) AS cohort,
+             apivalue.km_summary(
+               apivalue._km_units(coalesce(pu.ttfv, ao.as_of - pu.st), $4),
+               pu.ttfv IS NOT NULL, $5) AS km
+      FROM pu CROSS JOIN ao
+      WHERE pu.st IS NOT NULL
+      GROUP BY 1
+    )
+    SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
+    FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
+    ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
+  USING as_of, cohort_period, time_zone, resolution, h::int;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.ttfv_survival(regclass, text, text, text, text, interval, interval, timestamptz, text, text) IS
+  'time to value as a Kaplan-Meier curve per cohort (period of the first start event): users who have not reached value by as_of are censored, not dropped; one row per time unit t = 0..horizon/resolution with at risk, reached, censored, survival and its 95 % Greenwood log(-log) interval';
+
+-- ---------------------------------------------------------------------------
+-- feature_adoption / adoption_velocity (SPEC 8b)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION apivalue.feature_adoption(
+  events regclass, user_column text, time_column text, feature_column text,
+  period text DEFAULT 'week', time_zone text DEFAULT 'UTC')
+RETURNS TABLE (period_start timestamptz, feature text, active_users bigint,
+               feature_users bigint, adoption_rate float8, new_adopters bigint,
+               cumulative_adopters bigint, cumulative_adoption_rate float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  f text := apivalue._column(events, feature_column, 'feature column');
+BEGIN
+  IF period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'period and time_zone must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  PERFORM apivalue.period_start(now(), period, time_zone);
+  RETURN QUERY EXECUTE format($q$
+    WITH e AS MATERIALIZED (
+      SELECT %1$s AS u, apivalue.period_start(%2$s, $1, $2) AS p, %3$s::text AS f
+      FROM %4$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL
+    ), act AS (
+      SELECT e.p, count(DISTINCT e.u) AS active FROM e GROUP BY e.p
+    ), seen AS (
+      SELECT e.u, min(e.p) AS p FROM e GROUP BY e.u
+    ), cum_users AS (
+      SELECT act.p, act.active,
+             sum(coalesce((SELECT count(*) FROM seen WHERE seen.p = act.p), 0))
+               OVER (ORDER BY act.p) AS seen_users
+      FROM act
+    ), fu AS (
+      SELECT e.p, e.f, count(DISTINCT e.u) AS n FROM e WHERE e.f IS NOT NULL GROUP BY 1, 2
+    ), fa AS (
+      SELECT e.u, e.f, min(e.p) AS p FROM e WHERE e.f IS NOT NULL GROUP BY 1, 2
+    ), na AS (
+      SELECT fa.p, fa.f, count(*) AS n FROM fa GROUP BY 1, 2
+    ), f0 AS (
+      SELECT na.f, min(na.p) AS p0 FROM na GROUP BY 1
+    ), grid AS (
+      SELECT c.p, f0.f, c.active, c.seen_users,
+             coalesce(fu.n, 0) AS fusers, coalesce(na.n, 0) AS newa
+      FROM cum_users c JOIN f0 ON c.p >= f0.p0
+      LEFT JOIN fu ON fu.p = c.p AND fu.f = f0.f
+      LEFT JOIN na ON na.p = c.p AND na.f = f0.f
+    )
+    SELECT g.p, g.f, g.active, g.fusers, g.fusers::float8 / g.active, g.newa,
+           (sum(g.newa) OVER w)::bigint,
+           (sum(g.newa) OVER w)::float8 / g.seen_users
+    FROM grid g
+    WINDOW w AS (PARTITION BY g.f ORDER BY g.p)
+    ORDER BY 2, 1 $q$, u, ts, f, events)
+  USING period, time_zone;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.feature_adoption(regclass, text, text, text, text, text) IS
+  'per period (ICU calendar) and feature, from the feature''s first adoption on: active users, users of the feature, adoption rate, new adopters (first use in the period), cumulative adopters and their share of all users seen so far';
+
+CREATE FUNCTION apivalue.adoption_velocity(
+  events regclass, user_column text, time_column text, feature_column text,
+  as_of timestamptz DEFAULT NULL, horizon interval DEFAULT '90 days')
+RETURNS TABLE (feature text, users bigint, adopters bigint, km_median interval,
+               adopted_by_30d float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  f text := apivalue._column(events, feature_column, 'feature column');
+  h int;
+  w text := '';
+BEGIN
+  IF horizon IS NULL THEN
+    RAISE EXCEPTION 'horizon must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF extract(epoch FROM horizon) < 0 THEN
+    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
+  END IF;
+  IF extract(epoch FROM horizon) > 86400000000::numeric THEN
+    RAISE EXCEPTION 'horizon % is more than 1000000 days', horizon USING ERRCODE = '22023';
+  END IF;
+  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
+  END IF;
+  -- whole days; at least 30 so that adopted_by_30d can be read
+  h := greatest(apivalue._km_units(horizon, interval '1 day'), 30);
+  IF as_of IS NOT NULL THEN
+    w := format(' AND %s <= $1', ts);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH e AS MATERIALIZED (
+      SELECT %1$s AS u, %2$s AS ts, %3$s::text AS f
+      FROM %4$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %5$s
+    ), usr AS MATERIALIZED (
+      SELECT e.u, min(e.ts) AS first_ts, max(e.ts) AS last_ts FROM e GROUP BY e.u
+    ), ao AS (
+      SELECT coalesce($1, max(usr.last_ts)) AS as_of FROM usr
+    ), fa AS (
+      SELECT e.u, e.f, min(e.ts) AS adopted FROM e WHERE e.f IS NOT NULL GROUP BY 1, 2
+    ), feats AS (
+      SELECT DISTINCT fa.f FROM fa
+    ), s AS (
+      SELECT feats.f, count(*) AS users, count(fa.adopted) AS adopters,
+             apivalue.km_summary(
+               apivalue._km_units(coalesce(fa.adopted, ao.as_of) - usr.first_ts, interval '1 day'),
+               fa.adopted IS NOT NULL, $2) AS km
+      FROM feats CROSS JOIN usr CROSS JOIN ao
+      LEFT JOIN fa ON fa.f = feats.f AND fa.u = usr.u
+      GROUP BY feats.f
+    )
+    SELECT s.f, s.users, s.adopters,
+           apivalue.km_median(s.km) * interval '1 day',
+           (SELECT 1 - k.survival FROM apivalue.km_curve(s.km) k WHERE k.t = 29)
+    FROM s
+    ORDER BY 1 $q$, u, ts, f, events, w)
+  USING as_of, h;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.adoption_velocity(regclass, text, text, text, timestamptz, interval) IS
+  'per feature, time from a user''s first event to their first use of it as a Kaplan-Meier curve (users who have not adopted by as_of are censored, not dropped): users, adopters, KM median in whole days (NULL when fewer than half adopt within the horizon), share adopted within the first 30 days (1 - S(29))';
