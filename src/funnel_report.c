@@ -751,7 +751,7 @@ chain_ordered(FunctionCallInfo fcinfo, FrCallInfo *info, const FrState *s,
  * event in the window.  Returns false without step events.
  */
 static bool
-chain_any_order(const FrState *s, FrChain *c, uint32 *bd_step_aux, int bd_step)
+chain_any_order(const FrState *s, FrChain *c)
 {
 	const FrConfig *cfg = &s->cfg;
 	const AvEvent *ev = s->steps.events;
@@ -822,9 +822,6 @@ chain_any_order(const FrState *s, FrChain *c, uint32 *bd_step_aux, int bd_step)
 	}
 	/* the start event's own value for first touch */
 	c->aux[0] = aux_at(s, ev[best].ts, __builtin_ctz(ev[best].bits));
-	if (bd_step > 0)
-		*bd_step_aux = firstt[bd_step - 1] >= 0 ?
-			aux_at(s, firstt[bd_step - 1], bd_step - 1) : STRPOOL_NONE;
 	return true;
 }
 
@@ -1147,8 +1144,14 @@ apivalue_funnel_report_final(PG_FUNCTION_ARGS)
 	{
 		uint32		step_aux = STRPOOL_NONE;
 
-		if (chain_any_order(s, &c, &step_aux, s->cfg.attribution))
+		/* step:N is the chain's N-th distinct step, as the rows count them */
+		if (chain_any_order(s, &c))
+		{
+			if (s->cfg.attribution > 0 &&
+				(c.included & ((uint32) 1 << (s->cfg.attribution - 1))))
+				step_aux = c.aux[s->cfg.attribution - 1];
 			emit_chain(&o, s, &c, chain_bd(&s->cfg, &c, step_aux));
+		}
 	}
 	else if (chain_ordered(fcinfo, info, s, &c))
 	{
