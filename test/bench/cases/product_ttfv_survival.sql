@@ -1,8 +1,8 @@
 -- title: ttfv_survival, signup -> first_call, daily to 90 days, monthly cohorts
--- hand: the best plain SQL we know: per-user first start and first value
+-- The hand query: the best plain SQL we know: per-user first start and first value
 -- at or after it, then per-day counts and a window sum for the at-risk set
 -- (index on (user_id, event, ts)), Kaplan-Meier by exp(sum(ln(...))).
--- floor: the default scan-and-group floor (target: within 1.5x).
+-- The floor is the default scan-and-group floor (target: within 1.5x).
 -- setup:
 CREATE INDEX IF NOT EXISTS events_user_event_ts ON sample.events (user_id, event, ts);
 -- apivalue:
