@@ -193,35 +193,56 @@ BEGIN
   END IF;
   -- Per (segment, device): the sequence summary of the quality module gives
   -- expected = max - min + 1 and received = distinct numbers.  Per segment,
-  -- a one-sided two-proportion z-test of its loss against all the others.
+  -- a one-sided two-proportion z-test of its loss rate against all the
+  -- other segments' with device-clustered (sandwich) standard errors: the
+  -- events of one device are not independent trials, so a single device
+  -- that lost a burst is one incident, not hundreds of losses.  For a ratio
+  -- p = sum(lost) / sum(expected) over m devices,
+  --   var(p) = m / (m - 1) * sum((lost_d - p * expected_d)^2) / sum(expected)^2,
+  -- expanded into sums so that "all the others" is the total minus the
+  -- segment.  Either side with fewer than 2 devices cannot be tested.
   RETURN QUERY EXECUTE format($q$
     WITH d AS (
       SELECT %1$s::text AS seg, apivalue.sequence_summary(%2$s::bigint) AS sm
       FROM %4$s
       WHERE %3$s IS NOT NULL AND %2$s IS NOT NULL%5$s
       GROUP BY %1$s, %3$s),
+    c AS (
+      SELECT d.seg, apivalue.received_count(d.sm) AS r, apivalue.expected_count(d.sm) AS e
+      FROM d),
     g AS (
-      SELECT d.seg, count(*) AS devices,
-             sum(apivalue.received_count(d.sm))::bigint AS received,
-             sum(apivalue.expected_count(d.sm))::bigint AS expected
-      FROM d GROUP BY d.seg),
-    z AS (
-      SELECT g.*, (g.expected - g.received)::float8 / g.expected AS loss,
-             (sum(g.expected) OVER () - g.expected)::float8 AS n_rest,
-             (sum(g.expected - g.received) OVER () - (g.expected - g.received))::float8 AS lost_rest,
-             (sum(g.expected - g.received) OVER ())::float8 / sum(g.expected) OVER () AS pooled
+      SELECT c.seg, count(*) AS m, sum(c.r)::bigint AS received, sum(c.e)::bigint AS expected,
+             sum(c.e - c.r)::numeric AS l, sum((c.e - c.r)::numeric * (c.e - c.r)) AS l2,
+             sum((c.e - c.r)::numeric * c.e) AS le, sum(c.e::numeric * c.e) AS e2
+      FROM c GROUP BY c.seg),
+    t AS (
+      SELECT g.*,
+             sum(g.m) OVER () - g.m AS m_r, sum(g.expected) OVER () - g.expected AS e_r,
+             sum(g.l) OVER () - g.l AS l_r, sum(g.l2) OVER () - g.l2 AS l2_r,
+             sum(g.le) OVER () - g.le AS le_r, sum(g.e2) OVER () - g.e2 AS e2_r
       FROM g),
-    p AS (
-      SELECT z.*,
-             CASE WHEN z.n_rest = 0 THEN NULL
-                  WHEN z.pooled = 0 THEN 1.0::float8
-                  ELSE apivalue._normal_upper_tail(
-                         (z.loss - z.lost_rest / z.n_rest)
-                         / sqrt(z.pooled * (1 - z.pooled) * (1 / z.expected::float8 + 1 / z.n_rest)))
-             END AS pv
-      FROM z)
-    SELECT p.seg, p.devices, p.received, p.expected, p.loss, p.pv, coalesce(p.pv < 0.01, false)
-    FROM p ORDER BY p.seg COLLATE "C" NULLS FIRST $q$, g, s, d, events, w)
+    v AS (
+      SELECT t.*, t.l::float8 / t.expected AS p_i,
+             CASE WHEN t.e_r > 0 THEN t.l_r::float8 / t.e_r END AS p_r
+      FROM t),
+    w AS (
+      SELECT v.*,
+             CASE WHEN v.m >= 2 AND v.m_r >= 2 THEN
+               v.m::float8 / (v.m - 1)
+                 * greatest(v.l2::float8 - 2 * v.p_i * v.le::float8 + v.p_i * v.p_i * v.e2::float8, 0)
+                 / (v.expected::float8 * v.expected)
+               + v.m_r::float8 / (v.m_r - 1)
+                 * greatest(v.l2_r::float8 - 2 * v.p_r * v.le_r::float8 + v.p_r * v.p_r * v.e2_r::float8, 0)
+                 / (v.e_r::float8 * v.e_r)
+             END AS var
+      FROM v)
+    SELECT w.seg, w.m, w.received, w.expected, w.p_i,
+           pv.p, coalesce(pv.p < 0.01, false)
+    FROM w, LATERAL (
+      SELECT CASE WHEN w.var IS NULL THEN NULL
+                  WHEN w.var = 0 THEN CASE WHEN w.p_i > w.p_r THEN 0.0::float8 ELSE 1.0::float8 END
+                  ELSE apivalue._normal_upper_tail((w.p_i - w.p_r) / sqrt(w.var)) END AS p) pv
+    ORDER BY w.seg COLLATE "C" NULLS FIRST $q$, g, s, d, events, w)
     USING since;
 END $$;
 COMMENT ON FUNCTION apivalue._delivery_by_segment(regclass, text, text, text, text, timestamptz) IS
@@ -236,7 +257,7 @@ LANGUAGE sql STABLE AS $$
                                               NULL, NULL)
 $$;
 COMMENT ON FUNCTION apivalue.delivery_by_segment(regclass, text, text, text) IS
-  'events each segment should have delivered (per-device sequence ranges) against those received; flagged when its loss rate is significantly above the other segments'' (one-sided two-proportion z-test, p < 0.01)';
+  'events each segment should have delivered (per-device sequence ranges) against those received; flagged when its loss rate is significantly above the other segments'' (one-sided two-proportion z-test with device-clustered standard errors, p < 0.01; NULL p_value when either side has fewer than 2 devices)';
 
 -- ---------------------------------------------------------------------------
 -- Check kinds schema_drift and delivery_bias (registry: sql/quality.sql)
