@@ -285,6 +285,11 @@ DECLARE
   changes jsonb;
   keys jsonb;
 BEGIN
+  -- Columns are checked even when there is nothing to compare.
+  PERFORM apivalue._column(rel, params ->> 'payload_column', 'payload_column', ARRAY['jsonb'::regtype]);
+  IF params ? 'group_column' THEN
+    PERFORM apivalue._column(rel, params ->> 'group_column', 'group_column');
+  END IF;
   EXECUTE format('SELECT max(%s)::timestamptz FROM %s',
                  apivalue._column(rel, params ->> 'time_column'), rel) INTO newest;
   details := jsonb_build_object('window', params ->> 'window', 'baseline', params ->> 'baseline',
