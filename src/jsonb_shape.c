@@ -79,6 +79,8 @@ typedef struct ShapeNode
 	int32		keylen;
 	int32		parent;			/* -1 for a top-level key */
 	uint32		hash;
+	int32		child_hint;		/* first child key in the last row, or -1 */
+	int32		next_hint;		/* next sibling key in the last row, or -1 */
 } ShapeNode;
 
 typedef struct ShapeExpanded
@@ -91,6 +93,7 @@ typedef struct ShapeExpanded
 	int32		ncap;
 	int32	   *slots;			/* node index or -1; size is a power of 2 */
 	uint32		nslots;
+	int32		root_hint;		/* first top-level key in the last row, or -1 */
 } ShapeExpanded;
 
 typedef struct ShapeFlatNode
@@ -131,6 +134,7 @@ shape_new(MemoryContext parent, int32 max_depth)
 	st = MemoryContextAllocZero(cxt, sizeof(ShapeExpanded));
 	EOH_init_header(&st->hdr, &shape_methods, cxt);
 	st->max_depth = max_depth;
+	st->root_hint = -1;
 	st->nslots = 64;
 	st->slots = MemoryContextAlloc(cxt, sizeof(int32) * st->nslots);
 	memset(st->slots, 0xff, sizeof(int32) * st->nslots);
@@ -212,6 +216,8 @@ shape_node(ShapeExpanded *st, int32 parent, const char *key, int32 keylen)
 	n->keylen = keylen;
 	n->parent = parent;
 	n->hash = hash;
+	n->child_hint = -1;
+	n->next_hint = -1;
 	st->slots[h] = id;
 	if ((uint32) st->nnodes * 2 > st->nslots)
 		shape_grow_slots(st);
@@ -244,6 +250,11 @@ shape_value_type(const JsonbValue *v)
  * Count the keys of object container jc (at depth, 1 = top level) under
  * node parent, descending into object values while depth < max_depth.
  * Arrays are counted as "array" and never descended.
+ *
+ * Rows of one group mostly carry the same keys, and jsonb stores an
+ * object's keys sorted, so each key is first compared with the one that
+ * followed the previous key in the last row (the node's hints): a match
+ * costs one memcmp, a miss falls back to the hash table and moves the hint.
  */
 static void
 shape_walk(ShapeExpanded *st, JsonbContainer *jc, int32 parent, int depth)
@@ -252,12 +263,36 @@ shape_walk(ShapeExpanded *st, JsonbContainer *jc, int32 parent, int depth)
 	JsonbValue	v;
 	JsonbIteratorToken r;
 	int32		node = -1;
+	int32		prev = -1;
 
 	check_stack_depth();
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (r == WJB_KEY)
-			node = shape_node(st, parent, v.val.string.val, v.val.string.len);
+		{
+			const char *key = v.val.string.val;
+			int32		keylen = v.val.string.len;
+			int32		cand;
+
+			if (prev >= 0)
+				cand = st->nodes[prev].next_hint;
+			else
+				cand = parent >= 0 ? st->nodes[parent].child_hint : st->root_hint;
+			if (cand >= 0 && st->nodes[cand].keylen == keylen &&
+				memcmp(st->nodes[cand].key, key, keylen) == 0)
+				node = cand;
+			else
+			{
+				node = shape_node(st, parent, key, keylen);
+				if (prev >= 0)
+					st->nodes[prev].next_hint = node;
+				else if (parent >= 0)
+					st->nodes[parent].child_hint = node;
+				else
+					st->root_hint = node;
+			}
+			prev = node;
+		}
 		else if (r == WJB_VALUE)
 		{
 			int			t = shape_value_type(&v);
