@@ -10,72 +10,69 @@
 -- jsonb_shape: state type, aggregates
 -- ---------------------------------------------------------------------------
 
-CREATE TYPE apivalue.jsonb_shape_state;
-CREATE FUNCTION apivalue.jsonb_shape_state_in(cstring) RETURNS apivalue.jsonb_shape_state
-  AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION apivalue.jsonb_shape_state_out(apivalue.jsonb_shape_state) RETURNS cstring
-  AS 'MODULE_PATHNAME', 'apivalue_quality_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION apivalue.jsonb_shape_state_recv(internal) RETURNS apivalue.jsonb_shape_state
-  AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION apivalue.jsonb_shape_state_send(apivalue.jsonb_shape_state) RETURNS bytea
-  AS 'MODULE_PATHNAME', 'apivalue_quality_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE TYPE apivalue.jsonb_shape_state (
-  INPUT = apivalue.jsonb_shape_state_in, OUTPUT = apivalue.jsonb_shape_state_out,
-  RECEIVE = apivalue.jsonb_shape_state_recv, SEND = apivalue.jsonb_shape_state_send,
-  INTERNALLENGTH = VARIABLE, ALIGNMENT = double, STORAGE = extended);
-COMMENT ON TYPE apivalue.jsonb_shape_state IS
-  'transition state of jsonb_shape and jsonb_shape_merge: a trie of key paths with row and JSON-type counts (concrete, so Citus aggregates it partially)';
-COMMENT ON FUNCTION apivalue.jsonb_shape_state_in(cstring) IS 'input function of apivalue.jsonb_shape_state';
-COMMENT ON FUNCTION apivalue.jsonb_shape_state_out(apivalue.jsonb_shape_state) IS 'output function of apivalue.jsonb_shape_state';
-COMMENT ON FUNCTION apivalue.jsonb_shape_state_recv(internal) IS 'binary input function of apivalue.jsonb_shape_state';
-COMMENT ON FUNCTION apivalue.jsonb_shape_state_send(apivalue.jsonb_shape_state) IS 'binary output function of apivalue.jsonb_shape_state';
-
-CREATE FUNCTION apivalue._jsonb_shape_accum(apivalue.jsonb_shape_state, jsonb)
-RETURNS apivalue.jsonb_shape_state AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_accum'
+-- The state is internal (a trie of key paths in the aggregate context, see
+-- src/jsonb_shape.c) with serialize/deserialize for parallel workers.  Its
+-- two-step form for engines that cannot ship internal states (Citus): the
+-- jsonb that jsonb_shape returns, merged exactly by jsonb_shape_merge.
+CREATE FUNCTION apivalue._jsonb_shape_accum(internal, jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_accum'
 LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._jsonb_shape_accum(apivalue.jsonb_shape_state, jsonb) IS
+COMMENT ON FUNCTION apivalue._jsonb_shape_accum(internal, jsonb) IS
   'internal: transition function of jsonb_shape(jsonb)';
-CREATE FUNCTION apivalue._jsonb_shape_accum(apivalue.jsonb_shape_state, jsonb, integer)
-RETURNS apivalue.jsonb_shape_state AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_accum'
+CREATE FUNCTION apivalue._jsonb_shape_accum(internal, jsonb, integer)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_accum'
 LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._jsonb_shape_accum(apivalue.jsonb_shape_state, jsonb, integer) IS
+COMMENT ON FUNCTION apivalue._jsonb_shape_accum(internal, jsonb, integer) IS
   'internal: transition function of jsonb_shape(jsonb, integer)';
-CREATE FUNCTION apivalue._jsonb_shape_merge_accum(apivalue.jsonb_shape_state, jsonb)
-RETURNS apivalue.jsonb_shape_state AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_merge_accum'
+CREATE FUNCTION apivalue._jsonb_shape_merge_accum(internal, jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_merge_accum'
 LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._jsonb_shape_merge_accum(apivalue.jsonb_shape_state, jsonb) IS
+COMMENT ON FUNCTION apivalue._jsonb_shape_merge_accum(internal, jsonb) IS
   'internal: transition function of jsonb_shape_merge';
-CREATE FUNCTION apivalue._jsonb_shape_combine(apivalue.jsonb_shape_state, apivalue.jsonb_shape_state)
-RETURNS apivalue.jsonb_shape_state AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_combine'
+CREATE FUNCTION apivalue._jsonb_shape_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_combine'
 LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._jsonb_shape_combine(apivalue.jsonb_shape_state, apivalue.jsonb_shape_state) IS
+COMMENT ON FUNCTION apivalue._jsonb_shape_combine(internal, internal) IS
   'internal: combine function of jsonb_shape and jsonb_shape_merge (adds counts: exact)';
-CREATE FUNCTION apivalue._jsonb_shape_final(apivalue.jsonb_shape_state)
+CREATE FUNCTION apivalue._jsonb_shape_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._jsonb_shape_serialize(internal) IS
+  'internal: serialize function of jsonb_shape and jsonb_shape_merge (versioned flat form)';
+CREATE FUNCTION apivalue._jsonb_shape_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._jsonb_shape_deserialize(bytea, internal) IS
+  'internal: deserialize function of jsonb_shape and jsonb_shape_merge (checks the bytes)';
+CREATE FUNCTION apivalue._jsonb_shape_final(internal)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'apivalue_jsonb_shape_final'
 LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._jsonb_shape_final(apivalue.jsonb_shape_state) IS
+COMMENT ON FUNCTION apivalue._jsonb_shape_final(internal) IS
   'internal: final function of jsonb_shape and jsonb_shape_merge (the shape as jsonb)';
 
 CREATE AGGREGATE apivalue.jsonb_shape(payload jsonb) (
-  SFUNC = apivalue._jsonb_shape_accum, STYPE = apivalue.jsonb_shape_state,
+  SFUNC = apivalue._jsonb_shape_accum, STYPE = internal, SSPACE = 4096,
   COMBINEFUNC = apivalue._jsonb_shape_combine,
+  SERIALFUNC = apivalue._jsonb_shape_serialize, DESERIALFUNC = apivalue._jsonb_shape_deserialize,
   FINALFUNC = apivalue._jsonb_shape_final, PARALLEL = SAFE);
 COMMENT ON AGGREGATE apivalue.jsonb_shape(jsonb) IS
   'shape of jsonb payloads, 3 levels deep: {"_rows": n, "a.b": {"rows": k, "<json type>": count, ...}}; NULL payloads skipped';
 
 CREATE AGGREGATE apivalue.jsonb_shape(payload jsonb, max_depth integer) (
-  SFUNC = apivalue._jsonb_shape_accum, STYPE = apivalue.jsonb_shape_state,
+  SFUNC = apivalue._jsonb_shape_accum, STYPE = internal, SSPACE = 4096,
   COMBINEFUNC = apivalue._jsonb_shape_combine,
+  SERIALFUNC = apivalue._jsonb_shape_serialize, DESERIALFUNC = apivalue._jsonb_shape_deserialize,
   FINALFUNC = apivalue._jsonb_shape_final, PARALLEL = SAFE);
 COMMENT ON AGGREGATE apivalue.jsonb_shape(jsonb, integer) IS
   'shape of jsonb payloads down to max_depth levels of nested objects (1 = top-level keys only); NULL payloads skipped';
 
 CREATE AGGREGATE apivalue.jsonb_shape_merge(shape jsonb) (
-  SFUNC = apivalue._jsonb_shape_merge_accum, STYPE = apivalue.jsonb_shape_state,
+  SFUNC = apivalue._jsonb_shape_merge_accum, STYPE = internal, SSPACE = 4096,
   COMBINEFUNC = apivalue._jsonb_shape_combine,
+  SERIALFUNC = apivalue._jsonb_shape_serialize, DESERIALFUNC = apivalue._jsonb_shape_deserialize,
   FINALFUNC = apivalue._jsonb_shape_final, PARALLEL = SAFE);
 COMMENT ON AGGREGATE apivalue.jsonb_shape_merge(jsonb) IS
-  'merges shapes made by jsonb_shape exactly (adds row and type counts per key path): rollups of stored shapes';
+  'merges shapes made by jsonb_shape exactly (adds row and type counts per key path): rollups of stored shapes, and the second step of jsonb_shape on Citus';
 
 CREATE FUNCTION apivalue._normal_upper_tail(z float8) RETURNS float8
   AS 'MODULE_PATHNAME', 'apivalue_drift_normal_upper_tail' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -176,7 +173,12 @@ CREATE FUNCTION apivalue._delivery_by_segment(events regclass, device_column tex
     segment_column text, time_column text, since timestamptz)
 RETURNS TABLE (segment text, devices bigint, received bigint, expected bigint, loss_rate float8,
                p_value float8, flagged boolean)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+-- One sequence summary per device: with hash aggregation, PostgreSQL 15
+-- re-measures every group's memory each time it adds a group (quadratic in
+-- the number of devices); sorting keeps one group in memory at a time.
+SET enable_hashagg = off
+AS $$
 DECLARE
   d text := apivalue._column(events, device_column, 'device_column');
   s text := apivalue._column(events, seq_column, 'seq_column',

@@ -16,10 +16,15 @@
  * with the jsonb iterator (skipNested, one iterator per object descended),
  * reading keys and values straight from the on-disk container: no text.
  *
- * The state type apivalue.jsonb_shape_state is a concrete varlena type (so
- * Citus aggregates it partially on its workers); during aggregation it is an
- * expanded object in a child of the aggregate context, updated in place.
- * Flat form (version 1):
+ * The transition state is "internal", allocated straight in the aggregate
+ * context.  (An expanded object of a concrete type would need a memory
+ * context of its own per group, and PostgreSQL 15's hash aggregation sums
+ * the memory of every child context each time it creates a group: quadratic
+ * in the number of groups.)  Partial aggregation (parallel workers) goes
+ * through serialize/deserialize; engines that cannot ship an internal state
+ * (Citus) use the two-step form: jsonb_shape per distribution group, then
+ * jsonb_shape_merge over the jsonb shapes, which is exact.
+ * Serialized form (bytea, version 1):
  *	 int32 vl_len_, uint8 version, uint8[3] unused, int32 max_depth,
  *	 int32 nnodes, int64 rows,
  *	 nnodes x {int64 counts[6], int32 parent, int32 keylen},
@@ -53,7 +58,7 @@
 
 #include "quality_common.h"
 
-#define SHAPE_TYPE_NAME "apivalue.jsonb_shape_state"
+#define SHAPE_TYPE_NAME "serialized jsonb_shape state"
 #define SHAPE_MAX_DEPTH 100
 #define SHAPE_NTYPES 6
 
@@ -83,9 +88,9 @@ typedef struct ShapeNode
 	int32		next_hint;		/* next sibling key in the last row, or -1 */
 } ShapeNode;
 
-typedef struct ShapeExpanded
+typedef struct ShapeState
 {
-	ExpandedObjectHeader hdr;
+	MemoryContext cxt;			/* where the state's memory lives */
 	int32		max_depth;		/* 0: unknown (built from shapes) */
 	int64		rows;
 	ShapeNode  *nodes;
@@ -94,7 +99,7 @@ typedef struct ShapeExpanded
 	int32	   *slots;			/* node index or -1; size is a power of 2 */
 	uint32		nslots;
 	int32		root_hint;		/* first top-level key in the last row, or -1 */
-} ShapeExpanded;
+} ShapeState;
 
 typedef struct ShapeFlatNode
 {
@@ -116,23 +121,13 @@ typedef struct ShapeFlat
 
 #define SHAPE_HDRSZ offsetof(ShapeFlat, nodes)
 
-static Size shape_get_flat_size(ExpandedObjectHeader *eohptr);
-static void shape_flatten_into(ExpandedObjectHeader *eohptr,
-							   void *result, Size allocated_size);
-
-static const ExpandedObjectMethods shape_methods = {
-	shape_get_flat_size,
-	shape_flatten_into
-};
-
-static ShapeExpanded *
-shape_new(MemoryContext parent, int32 max_depth)
+static ShapeState *
+shape_new(MemoryContext cxt, int32 max_depth)
 {
-	MemoryContext cxt = quality_state_context(parent);
-	ShapeExpanded *st;
+	ShapeState *st;
 
-	st = MemoryContextAllocZero(cxt, sizeof(ShapeExpanded));
-	EOH_init_header(&st->hdr, &shape_methods, cxt);
+	st = MemoryContextAllocZero(cxt, sizeof(ShapeState));
+	st->cxt = cxt;
 	st->max_depth = max_depth;
 	st->root_hint = -1;
 	st->nslots = 64;
@@ -150,7 +145,7 @@ shape_hash(int32 parent, const char *key, int32 keylen)
 
 /* Double the slot table and re-insert every node. */
 static void
-shape_grow_slots(ShapeExpanded *st)
+shape_grow_slots(ShapeState *st)
 {
 	uint32		nslots = st->nslots * 2;
 	uint32		mask = nslots - 1;
@@ -162,7 +157,7 @@ shape_grow_slots(ShapeExpanded *st)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("jsonb shape has too many key paths"),
 				 errhint("Lower max_depth or aggregate fewer distinct keys.")));
-	slots = MemoryContextAlloc(st->hdr.eoh_context, sizeof(int32) * nslots);
+	slots = MemoryContextAlloc(st->cxt, sizeof(int32) * nslots);
 	memset(slots, 0xff, sizeof(int32) * nslots);
 	for (i = 0; i < st->nnodes; i++)
 	{
@@ -182,7 +177,7 @@ shape_grow_slots(ShapeExpanded *st)
  * created with zero counts when it does not exist yet.
  */
 static int32
-shape_node(ShapeExpanded *st, int32 parent, const char *key, int32 keylen)
+shape_node(ShapeState *st, int32 parent, const char *key, int32 keylen)
 {
 	uint32		hash = shape_hash(parent, key, keylen);
 	uint32		mask = st->nslots - 1;
@@ -205,8 +200,8 @@ shape_node(ShapeExpanded *st, int32 parent, const char *key, int32 keylen)
 
 	/* New node: the key is copied once, into the state's context. */
 	quality_reserve((void **) &st->nodes, &st->ncap, (int64) st->nnodes + 1,
-					sizeof(ShapeNode), st->hdr.eoh_context);
-	copy = MemoryContextAlloc(st->hdr.eoh_context, keylen > 0 ? keylen : 1);
+					sizeof(ShapeNode), st->cxt);
+	copy = MemoryContextAlloc(st->cxt, keylen > 0 ? keylen : 1);
 	if (keylen > 0)
 		memcpy(copy, key, keylen);
 	id = st->nnodes++;
@@ -257,7 +252,7 @@ shape_value_type(const JsonbValue *v)
  * costs one memcmp, a miss falls back to the hash table and moves the hint.
  */
 static void
-shape_walk(ShapeExpanded *st, JsonbContainer *jc, int32 parent, int depth)
+shape_walk(ShapeState *st, JsonbContainer *jc, int32 parent, int depth)
 {
 	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
@@ -306,7 +301,7 @@ shape_walk(ShapeExpanded *st, JsonbContainer *jc, int32 parent, int depth)
 
 /* Add the counts of flat state f to st, mapping its nodes onto st's. */
 static void
-shape_merge_flat(ShapeExpanded *st, const ShapeFlat *f)
+shape_merge_flat(ShapeState *st, const ShapeFlat *f)
 {
 	const char *keys = (const char *) &f->nodes[f->nnodes];
 	int32	   *map;
@@ -376,9 +371,8 @@ shape_check_flat(struct varlena *v)
 }
 
 static Size
-shape_get_flat_size(ExpandedObjectHeader *eohptr)
+shape_get_flat_size(const ShapeState *st)
 {
-	ShapeExpanded *st = (ShapeExpanded *) eohptr;
 	Size		size = SHAPE_HDRSZ + (Size) st->nnodes * sizeof(ShapeFlatNode);
 	int32		i;
 
@@ -393,10 +387,8 @@ shape_get_flat_size(ExpandedObjectHeader *eohptr)
 }
 
 static void
-shape_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-				   Size allocated_size)
+shape_flatten_into(const ShapeState *st, void *result, Size allocated_size)
 {
-	ShapeExpanded *st = (ShapeExpanded *) eohptr;
 	ShapeFlat  *f = (ShapeFlat *) result;
 	char	   *keys;
 	int32		i;
@@ -434,70 +426,38 @@ shape_check_depth(int32 have, int32 got)
 				 errhint("Pass the same max_depth for every row.")));
 }
 
-/*
- * The state of argument argno, ready to be modified in place: our expanded
- * object, or a new one (empty, or a copy of a flat or foreign value).
- */
-static ShapeExpanded *
-shape_for_update(FunctionCallInfo fcinfo, int argno, MemoryContext aggcxt,
-				 int32 max_depth)
+/* The state of argument 0, or a new empty one in the aggregate context. */
+static ShapeState *
+shape_state(FunctionCallInfo fcinfo, MemoryContext aggcxt, int32 max_depth)
 {
-	ShapeExpanded *st;
-	Datum		d;
-
-	if (PG_ARGISNULL(argno))
+	if (PG_ARGISNULL(0))
 		return shape_new(aggcxt, max_depth);
-	d = PG_GETARG_DATUM(argno);
-	st = (ShapeExpanded *) quality_expanded(d, &shape_methods);
-	if (st && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
-		MemoryContextGetParent(st->hdr.eoh_context) == aggcxt)
-		return st;
+	return (ShapeState *) PG_GETARG_POINTER(0);
+}
+
+/* Add the counts of state src to st (src's nodes mapped onto st's). */
+static void
+shape_merge_state(ShapeState *st, const ShapeState *src)
+{
+	int32	   *map;
+	int32		i;
+	int			t;
+
+	st->rows += src->rows;
+	if (src->nnodes == 0)
+		return;
+	map = palloc(sizeof(int32) * src->nnodes);
+	for (i = 0; i < src->nnodes; i++)
 	{
-		const ShapeFlat *f = shape_check_flat(PG_DETOAST_DATUM(d));
+		const ShapeNode *sn = &src->nodes[i];
+		int32		parent = sn->parent < 0 ? -1 : map[sn->parent];
+		int32		id = shape_node(st, parent, sn->key, sn->keylen);
 
-		st = shape_new(aggcxt, f->max_depth);
-		shape_merge_flat(st, f);
+		for (t = 0; t < SHAPE_NTYPES; t++)
+			st->nodes[id].counts[t] += sn->counts[t];
+		map[i] = id;
 	}
-	return st;
-}
-
-/* A flat, validated view of any state datum (expanded ones are flattened). */
-static const ShapeFlat *
-shape_flat(Datum d)
-{
-	ExpandedObjectHeader *eoh = quality_expanded(d, &shape_methods);
-
-	if (eoh)
-	{
-		Size		size = shape_get_flat_size(eoh);
-		void	   *flat = palloc(size);
-
-		shape_flatten_into(eoh, flat, size);
-		return (const ShapeFlat *) flat;
-	}
-	return shape_check_flat(PG_DETOAST_DATUM(d));
-}
-
-/* ---------- type I/O (hex text, binary as is, both validated) ---------- */
-
-PG_FUNCTION_INFO_V1(apivalue_jsonb_shape_state_in);
-Datum
-apivalue_jsonb_shape_state_in(PG_FUNCTION_ARGS)
-{
-	Datum		d = DirectFunctionCall1(byteain, PG_GETARG_DATUM(0));
-
-	shape_check_flat((struct varlena *) DatumGetPointer(d));
-	PG_RETURN_DATUM(d);
-}
-
-PG_FUNCTION_INFO_V1(apivalue_jsonb_shape_state_recv);
-Datum
-apivalue_jsonb_shape_state_recv(PG_FUNCTION_ARGS)
-{
-	Datum		d = DirectFunctionCall1(bytearecv, PG_GETARG_DATUM(0));
-
-	shape_check_flat((struct varlena *) DatumGetPointer(d));
-	PG_RETURN_DATUM(d);
+	pfree(map);
 }
 
 /* ---------- transition, combine, final ---------- */
@@ -512,7 +472,7 @@ apivalue_jsonb_shape_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = quality_agg_context(fcinfo, "jsonb_shape");
 	int32		max_depth = 3;
-	ShapeExpanded *st;
+	ShapeState *st;
 	Jsonb	   *jb;
 
 	if (PG_NARGS() > 2)
@@ -534,9 +494,9 @@ apivalue_jsonb_shape_accum(PG_FUNCTION_ARGS)
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
-	st = shape_for_update(fcinfo, 0, aggcxt, max_depth);
+	st = shape_state(fcinfo, aggcxt, max_depth);
 	if (st->max_depth != max_depth)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -546,7 +506,7 @@ apivalue_jsonb_shape_accum(PG_FUNCTION_ARGS)
 	st->rows++;
 	if (JB_ROOT_IS_OBJECT(jb))
 		shape_walk(st, &jb->root, -1, 1);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+	PG_RETURN_POINTER(st);
 }
 
 /* Combine two states (never modifies the second). */
@@ -555,22 +515,54 @@ Datum
 apivalue_jsonb_shape_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = quality_agg_context(fcinfo, "jsonb_shape");
-	const ShapeFlat *f;
-	ShapeExpanded *st;
+	ShapeState *st;
+	ShapeState *src;
 
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
-	f = shape_flat(PG_GETARG_DATUM(1));
-	st = shape_for_update(fcinfo, 0, aggcxt, f->max_depth);
-	shape_check_depth(st->max_depth, f->max_depth);
+	src = (ShapeState *) PG_GETARG_POINTER(1);
+	st = shape_state(fcinfo, aggcxt, src->max_depth);
+	shape_check_depth(st->max_depth, src->max_depth);
 	if (st->max_depth == 0)
-		st->max_depth = f->max_depth;
+		st->max_depth = src->max_depth;
+	shape_merge_state(st, src);
+	PG_RETURN_POINTER(st);
+}
+
+/* Serialize: the flat form described above, as bytea. */
+PG_FUNCTION_INFO_V1(apivalue_jsonb_shape_serialize);
+Datum
+apivalue_jsonb_shape_serialize(PG_FUNCTION_ARGS)
+{
+	ShapeState *st;
+	Size		size;
+	void	   *flat;
+
+	quality_agg_context(fcinfo, "jsonb_shape");
+	st = (ShapeState *) PG_GETARG_POINTER(0);
+	size = shape_get_flat_size(st);
+	flat = palloc(size);
+	shape_flatten_into(st, flat, size);
+	PG_RETURN_BYTEA_P(flat);
+}
+
+/* Deserialize, checking the bytes first (shape_check_flat). */
+PG_FUNCTION_INFO_V1(apivalue_jsonb_shape_deserialize);
+Datum
+apivalue_jsonb_shape_deserialize(PG_FUNCTION_ARGS)
+{
+	const ShapeFlat *f;
+	ShapeState *st;
+
+	quality_agg_context(fcinfo, "jsonb_shape");
+	f = shape_check_flat((struct varlena *) PG_GETARG_BYTEA_P(0));
+	st = shape_new(CurrentMemoryContext, f->max_depth);
 	shape_merge_flat(st, f);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+	PG_RETURN_POINTER(st);
 }
 
 /* Append key path segment key to buf, escaped (see the file header). */
@@ -591,7 +583,7 @@ append_segment(StringInfo buf, const char *key, int32 keylen, bool top)
 
 /* Append the path of node id to buf. */
 static void
-append_path(StringInfo buf, const ShapeExpanded *st, int32 id)
+append_path(StringInfo buf, const ShapeState *st, int32 id)
 {
 	const ShapeNode *n = &st->nodes[id];
 
@@ -629,7 +621,7 @@ push_count(JsonbParseState **ps, int64 n)
  * with only the types seen (count > 0) and only paths seen in some row.
  */
 static Jsonb *
-shape_to_jsonb(const ShapeExpanded *st)
+shape_to_jsonb(const ShapeState *st)
 {
 	JsonbParseState *ps = NULL;
 	JsonbValue *res;
@@ -675,24 +667,13 @@ PG_FUNCTION_INFO_V1(apivalue_jsonb_shape_final);
 Datum
 apivalue_jsonb_shape_final(PG_FUNCTION_ARGS)
 {
-	ShapeExpanded *st;
+	ShapeState *st;
 
+	quality_agg_context(fcinfo, "jsonb_shape");
 	if (PG_ARGISNULL(0))
-	{
-		/* No rows: a shape of zero rows. */
-		st = shape_new(CurrentMemoryContext, 0);
-	}
+		st = shape_new(CurrentMemoryContext, 0);	/* no rows */
 	else
-	{
-		st = (ShapeExpanded *) quality_expanded(PG_GETARG_DATUM(0), &shape_methods);
-		if (st == NULL)
-		{
-			const ShapeFlat *f = shape_check_flat(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)));
-
-			st = shape_new(CurrentMemoryContext, f->max_depth);
-			shape_merge_flat(st, f);
-		}
-	}
+		st = (ShapeState *) PG_GETARG_POINTER(0);
 	PG_RETURN_JSONB_P(shape_to_jsonb(st));
 }
 
@@ -744,7 +725,7 @@ shape_count(const JsonbValue *v, const char *what)
  * key only).
  */
 static int32
-shape_path_node(ShapeExpanded *st, const char *path, int len)
+shape_path_node(ShapeState *st, const char *path, int len)
 {
 	StringInfoData seg;
 	int32		parent = -1;
@@ -788,7 +769,7 @@ shape_path_node(ShapeExpanded *st, const char *path, int len)
 
 /* Add the counts of one path entry {"rows": k, "<type>": c, ...} to node. */
 static void
-shape_merge_entry(ShapeExpanded *st, int32 node, const char *path, int pathlen,
+shape_merge_entry(ShapeState *st, int32 node, const char *path, int pathlen,
 				  JsonbValue *entry)
 {
 	JsonbIterator *it;
@@ -846,7 +827,7 @@ Datum
 apivalue_jsonb_shape_merge_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt = quality_agg_context(fcinfo, "jsonb_shape_merge");
-	ShapeExpanded *st;
+	ShapeState *st;
 	Jsonb	   *jb;
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -859,12 +840,12 @@ apivalue_jsonb_shape_merge_accum(PG_FUNCTION_ARGS)
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
 	}
 	jb = PG_GETARG_JSONB_P(1);
 	if (!JB_ROOT_IS_OBJECT(jb))
 		bad_shape("a shape is a JSON object");
-	st = shape_for_update(fcinfo, 0, aggcxt, 0);
+	st = shape_state(fcinfo, aggcxt, 0);
 	it = JsonbIteratorInit(&jb->root);
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -887,7 +868,7 @@ apivalue_jsonb_shape_merge_accum(PG_FUNCTION_ARGS)
 	}
 	if (!saw_rows)
 		bad_shape("a shape has a \"_rows\" key");
-	PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+	PG_RETURN_POINTER(st);
 }
 
 /* ---------- a helper of delivery_by_segment ---------- */

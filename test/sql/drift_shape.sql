@@ -77,11 +77,25 @@ SELECT apivalue.jsonb_shape_merge(s) AS merged
 FROM (VALUES ('{"_rows": 2, "\\_rows": {"rows": 1, "number": 1}, "a\\.b.c": {"rows": 2, "string": 2}}'::jsonb),
              ('{"_rows": 1, "a\\.b": {"rows": 1, "object": 1}}')) v(s);
 
--- The state type: text form round trip; a corrupt value is rejected.
-SELECT apivalue._jsonb_shape_final(
-         apivalue.jsonb_shape_state_in(apivalue.jsonb_shape_state_out(NULL::apivalue.jsonb_shape_state))) AS null_state;
-SELECT '\x0102'::apivalue.jsonb_shape_state;
-SELECT '\x0000000000000000000000000000000000000000000000000000000000'::apivalue.jsonb_shape_state;
+-- Partial aggregation (serialize, deserialize, combine) gives the same
+-- shapes as one process, whatever the plan.
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE ds_serial AS SELECT g, apivalue.jsonb_shape(p) AS s FROM ds_payload GROUP BY g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SELECT count(*) AS groups, count(*) FILTER (WHERE q.s = d.s) AS same_shape
+FROM (SELECT g, apivalue.jsonb_shape(p) AS s FROM ds_payload GROUP BY g) q JOIN ds_serial d USING (g);
+SELECT (SELECT apivalue.jsonb_shape(p) FROM ds_payload)
+       = (SELECT apivalue.jsonb_shape_merge(s) FROM ds_serial) AS whole_table_same;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
+DROP TABLE ds_serial;
 
 -- ---- bad input ----
 SELECT apivalue.jsonb_shape(p, 0) FROM (VALUES ('{}'::jsonb)) v(p);
@@ -101,7 +115,6 @@ SELECT apivalue.jsonb_shape_merge(s) FROM (VALUES ('{"_rows": 1, "a": {"rows": 2
 SELECT apivalue.jsonb_shape_merge(s) FROM (VALUES ('{"_rows": 1, "a": {"rows": 1, "integer": 1}}'::jsonb)) v(s);
 SELECT apivalue.jsonb_shape_merge(s) FROM (VALUES ('{"_rows": 1, "a\\b": {"rows": 1, "number": 1}}'::jsonb)) v(s);
 SELECT apivalue.jsonb_shape_merge(s) FROM (VALUES ('{"_rows": 1, "a.\\_b": {"rows": 1, "number": 1}}'::jsonb)) v(s);
-SELECT apivalue._jsonb_shape_accum(NULL, '{}'::jsonb);
 
 -- ---- random nested payloads against the plain-SQL reference ----
 -- A random JSON value: objects of 0-4 keys from a small pool (dots,
