@@ -764,10 +764,10 @@ BEGIN
   IF pm IS NOT NULL THEN
     FOR r IN EXECUTE format($q$
       SELECT format('%%I.%%I', s.partition_schemaname, s.partition_tablename)::regclass AS part
-      FROM %1$I.show_partitions($1, 'ASC') s,
+      FROM (SELECT partition_interval FROM %1$I.part_config WHERE parent_table = $1) c,
+           %1$I.show_partitions($1, 'ASC') s,
            LATERAL %1$I.show_partition_info(s.partition_schemaname || '.' || s.partition_tablename,
-                                            c.partition_interval, $1) i,
-           (SELECT partition_interval FROM %1$I.part_config WHERE parent_table = $1) c
+                                            c.partition_interval, $1) i
       WHERE i.child_start_time + c.partition_interval::interval < $2 $q$, pm)
       USING (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p.relation), cutoff
