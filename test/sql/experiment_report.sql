@@ -58,9 +58,9 @@ SELECT * FROM avtest.diff(
                                            AND o.ts >= x.t0 AND o.ts <= x.t0 + interval '14 days') AS conv
                  FROM x WHERE nv = 1),
          g AS (SELECT v, count(*) AS n, count(*) FILTER (WHERE conv) AS k FROM c GROUP BY v)
-    SELECT g.v, concat_ws('|', g.n, g.k, g.k::float8 / g.n,
+    SELECT g.v AS k, concat_ws('|', g.n, g.k, g.k::float8 / g.n,
                           CASE WHEN g.v = 'b' THEN g.k::float8 / g.n - (SELECT a.k::float8 / a.n FROM g a WHERE a.v = 'a') END,
-                          (SELECT count(*) FROM x WHERE nv > 1))
+                          (SELECT count(*) FROM x WHERE nv > 1)) AS v
       FROM g$$);
 -- p-value and interval are the shared statistics (two_proportion_test, Newcombe)
 SELECT r.p_value = t.p_value AND r.diff_ci_low = t.ci_low AND r.diff_ci_high = t.ci_high AS shared_statistics
@@ -140,18 +140,19 @@ SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 'e',
 SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 't', 'vv', $$e = 'x'$$, $$e = 'o'$$)$q$);
 SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 't', 'v', $$e$$, $$e = 'o'$$)$q$);
 SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 't', 'v', $$e = 'x'$$, $$true; DROP TABLE exp_hand$$)$q$);
-SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 't', 'v', $$e = 'x'$$, $$e = 'o') OR (true$$)$q$);
+SELECT exp_err($q$SELECT * FROM apivalue.experiment_report('exp_hand', 'u', 't', 'v', $$e = 'x'$$, $$e = 'o' OR EXISTS (WITH d AS (DELETE FROM exp_hand RETURNING 1) SELECT FROM d)$$)$q$);
+SELECT count(*) AS rows_kept FROM exp_hand;
 
 -- 5. The quality check kind experiment_srm watches the split on schedule.
-SELECT apivalue.add_quality_check('exp split ok', 'exp_ev', 'experiment_srm',
+SELECT (apivalue.add_quality_check('exp split ok', 'exp_ev', 'experiment_srm',
   '{"user_column": "uid", "time_column": "ts", "variant": "variant",
-    "exposure_condition": "run = 1 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3);
-SELECT apivalue.add_quality_check('exp split broken', 'exp_ev', 'experiment_srm',
+    "exposure_condition": "run = 1 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3)).name;
+SELECT (apivalue.add_quality_check('exp split broken', 'exp_ev', 'experiment_srm',
   '{"user_column": "uid", "time_column": "ts", "variant": "payload->>''variant''",
-    "exposure_condition": "run = 3 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3);
-SELECT apivalue.add_quality_check('exp split as designed', 'exp_ev', 'experiment_srm',
+    "exposure_condition": "run = 3 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3)).name;
+SELECT (apivalue.add_quality_check('exp split as designed', 'exp_ev', 'experiment_srm',
   '{"user_column": "uid", "time_column": "ts", "variant": "variant", "expected_split": "{0.45,0.55}",
-    "exposure_condition": "run = 3 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3);
+    "exposure_condition": "run = 3 AND event = ''exposure''"}', warn_threshold => 2, fail_threshold => 3)).name;
 SELECT check_name, status, round(observed::numeric, 2) AS observed
   FROM apivalue.run_quality_checks() ORDER BY check_name;
 SELECT check_name, details->'flagged' AS flagged, sample
