@@ -708,7 +708,7 @@ COMMENT ON FUNCTION apivalue.api_usage(regclass, text, text, text, text, text, t
 -- A user's variant is that of their first exposure; users exposed to more
 -- than one variant are excluded (and counted).  Conversion = an outcome
 -- event in [first exposure, first exposure + conversion_window].  One scan
--- for exposures and one for outcomes, joined per user; the per-variant
+-- of exposures and outcomes, sorted by user (no join); the per-variant
 -- table is small, so the checks and statistics run on it in PL/pgSQL.
 -- ---------------------------------------------------------------------------
 
@@ -785,25 +785,29 @@ BEGIN
   xc := apivalue._condition(events, exposure_condition, 'exposure condition');
   oc := apivalue._condition(events, outcome_condition, 'outcome condition');
 
+  -- One pass over exposures and outcomes together: a window gives every
+  -- row its user's first exposure, and one GROUP BY per user yields the
+  -- variant, the mix flag and the conversion.  No join between exposures and
+  -- outcomes, so the plan cannot turn quadratic when row estimates are off
+  -- (a table not yet analyzed).
   q := format($q$
-    WITH x AS (
-      SELECT %1$s AS u, %2$s AS t, (%3$s)::text COLLATE "C" AS v
+    WITH e AS (
+      SELECT %1$s AS u, %2$s AS t,
+             CASE WHEN %5$s IS TRUE THEN (%3$s)::text COLLATE "C" END AS v,
+             %6$s IS TRUE AS o
         FROM %4$s
-       WHERE %5$s IS TRUE AND %1$s IS NOT NULL AND %2$s IS NOT NULL AND (%3$s) IS NOT NULL
+       WHERE (%5$s IS TRUE OR %6$s IS TRUE) AND %1$s IS NOT NULL AND %2$s IS NOT NULL
+    ), w AS (
+      SELECT e.u, e.t, e.v, e.o, min(e.t) FILTER (WHERE e.v IS NOT NULL) OVER (PARTITION BY e.u) AS t0
+        FROM e
     ), pu AS (
-      SELECT x.u, min(x.t) AS t0, min(x.v) AS v, min(x.v) <> max(x.v) AS mixed
-        FROM x GROUP BY x.u
-    ), o AS (
-      SELECT %1$s AS u, %2$s AS t
-        FROM %4$s
-       WHERE %6$s IS TRUE AND %1$s IS NOT NULL AND %2$s IS NOT NULL
-    ), cu AS (
-      SELECT DISTINCT pu.u
-        FROM pu JOIN o ON o.u = pu.u AND o.t >= pu.t0 AND o.t <= pu.t0 + $1
-       WHERE NOT pu.mixed
+      SELECT w.u, min(w.v) AS v, min(w.v) <> max(w.v) AS mixed,
+             bool_or(w.o AND w.t >= w.t0 AND w.t <= w.t0 + $1) AS conv
+        FROM w WHERE w.t0 IS NOT NULL
+       GROUP BY w.u
     ), pv AS (
-      SELECT pu.v, count(*) AS n, count(cu.u) AS k
-        FROM pu LEFT JOIN cu ON cu.u = pu.u
+      SELECT pu.v, count(*) AS n, count(*) FILTER (WHERE pu.conv) AS k
+        FROM pu
        WHERE NOT pu.mixed
        GROUP BY pu.v
     )

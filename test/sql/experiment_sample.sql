@@ -1,7 +1,9 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS apivalue;
 RESET client_min_messages;
+\set ECHO none
 \i test/data/sample.sql
+\set ECHO all
 
 -- On the sample data set the two experiments come out as the ground truth
 -- says: users, conversions and exclusions per variant match what was
