@@ -3,7 +3,8 @@
  * event_buffer.c
  *	  Compact per-group event records: growth, sort, merge, serialization.
  *
- * See event_buffer.h for the design.  Sorting uses PostgreSQL's qsort;
+ * See event_buffer.h for the design.  Sorting uses PostgreSQL's sort
+ * template (specialized for the record type);
  * merging two sorted runs is linear.  Sizes use the "huge" allocation API so
  * that one group may hold more than 64M records (1 GB) when memory allows;
  * beyond that the request fails with a clear out-of-memory error rather than
@@ -58,11 +59,17 @@ av_events_grow(AvEventBuffer *buf, int64 needed)
 	buf->capacity = newcap;
 }
 
-static int
-av_event_qsort_cmp(const void *a, const void *b)
-{
-	return av_event_cmp((const AvEvent *) a, (const AvEvent *) b);
-}
+/*
+ * A sort specialized for AvEvent by PostgreSQL's sort template: the
+ * comparison is inlined instead of called through a pointer, which matters
+ * when the final functions of 200k groups each sort a few dozen records.
+ */
+#define ST_SORT av_events_qsort
+#define ST_ELEMENT_TYPE AvEvent
+#define ST_COMPARE(a, b) av_event_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 void
 av_events_sort(AvEventBuffer *buf)
@@ -70,7 +77,7 @@ av_events_sort(AvEventBuffer *buf)
 	if (buf->sorted)
 		return;
 	if (buf->nevents > 1)
-		qsort(buf->events, buf->nevents, sizeof(AvEvent), av_event_qsort_cmp);
+		av_events_qsort(buf->events, buf->nevents);
 	buf->sorted = true;
 }
 
