@@ -1,0 +1,4 @@
+-- pushdown: full
+SELECT user_id, apivalue.retention(event = 'signup', event = 'first_call', event = 'api_call', event = 'upgrade'),
+       apivalue.retention_activity(ts, event = 'signup', event = 'api_call', 8, 'week', 'UTC')
+FROM {{events}} GROUP BY user_id ORDER BY user_id

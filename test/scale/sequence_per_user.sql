@@ -1,0 +1,6 @@
+-- pushdown: full
+SELECT user_id,
+       apivalue.sequence_match('(?1).*(?2)(?t<=86400)', ts, event = 'create_key', event = 'first_call'),
+       apivalue.sequence_count('(?1).*(?2)', ts, event = 'api_call', event = 'view_docs'),
+       apivalue.sequence_next_node('forward', 'first_match', ts, event, true, event = 'signup', event = 'create_key')
+FROM {{events}} GROUP BY user_id ORDER BY user_id
