@@ -27,6 +27,7 @@ scripts/deps.sh
 # until the demo ends so nobody replaces the library under our cluster.
 exec 9>/tmp/apivalue-install.lock
 flock 9
+tl=$(date +%s)
 make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 t1=$(date +%s)
@@ -49,6 +50,8 @@ cluster() {
   done
 }
 
+mkdir -p test/out
+report=$PWD/test/out/value_report.html
 echo "apivalue demo: $users users (about $((users * 50)) events) in a throw-away cluster"
 cluster psql -X -q -v ON_ERROR_STOP=1 \
   -c 'SET client_min_messages = warning' \
@@ -57,7 +60,10 @@ cluster psql -X -q -v ON_ERROR_STOP=1 \
   -c '\timing on' \
   -c "SELECT sample.generate(users => $users) AS events_generated" \
   -c '\timing off' \
+  -v report_file="$report" \
   -f test/data/report.sql
 t2=$(date +%s)
 echo
-echo "apivalue demo: build+install $((t1 - t0)) s, cluster+data+report $((t2 - t1)) s, total $((t2 - t0)) s"
+echo "apivalue demo: the value report as one HTML page: $report"
+echo "apivalue demo: deps $((tl - t0)) s (with waiting for the install lock), build+install $((t1 - tl)) s," \
+     "cluster+data+report $((t2 - t1)) s, total $((t2 - t0)) s"

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libicu-dev
       postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-common
       postgresql-15-cron postgresql-15-partman
-      libxml2-utils python3)
+      libxml2-utils python3 sqlsmith lcov valgrind)
 pkgs+=("$@")
 
 missing=()

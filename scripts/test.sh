@@ -38,11 +38,17 @@ regress() {  # $1 = label, rest = pg_virtualenv -o options
   echo "== pg_regress ($label)"
   # 9>&-: the throw-away server must not inherit the install lock, or a
   # server left behind by an interrupted run would hold it forever.
-  if pg_virtualenv -t "${opts[@]}" \
-       make -s installcheck "${extra[@]}" \
-         REGRESS_OPTS="--inputdir=test --outputdir=$outdir" >"$outdir/log" 2>&1 9>&-; then
-    :
-  fi
+  local tries=0
+  while :; do
+    pg_virtualenv -t "${opts[@]}" \
+      make -s installcheck "${extra[@]}" \
+        REGRESS_OPTS="--inputdir=test --outputdir=$outdir" >"$outdir/log" 2>&1 9>&- || true
+    # Clusters starting at once on one machine can race for a port: retry.
+    if grep -q 'Port conflict' "$outdir/log" && [ $((tries += 1)) -lt 5 ]; then
+      sleep $((RANDOM % 3 + 1)); continue
+    fi
+    break
+  done
   grep -E '^(ok|not ok|test |     |  )' "$outdir/log" | grep -E 'ok|FAILED|failed' || true
   local p f
   p=$(grep -cE '\.\.\. ok|^ok ' "$outdir/log" || true)

@@ -392,6 +392,8 @@ DECLARE
   status text;
 BEGIN
   IF relations IS NULL OR checks IS NULL OR results IS NULL
+     OR NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = checks)
+     OR NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = results)
      OR NOT has_table_privilege(checks::oid, 'SELECT')
      OR NOT has_table_privilege(results::oid, 'SELECT') THEN
     RETURN NULL;

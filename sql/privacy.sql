@@ -32,7 +32,7 @@ COMMENT ON FUNCTION apivalue.random_bytes(integer) IS
 
 CREATE TABLE apivalue.pseudonym_keys (
   key_name   text NOT NULL
-             CHECK (key_name = btrim(key_name) AND key_name <> ''),
+             CHECK (key_name = btrim(key_name) AND key_name <> '' AND length(key_name) <= 200),
   version    integer NOT NULL CHECK (version >= 1),
   secret     bytea NOT NULL CHECK (octet_length(secret) >= 1),
   created_at timestamptz NOT NULL DEFAULT now(),
@@ -110,10 +110,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF key_name IS NULL OR key_name <> btrim(key_name) OR key_name = '' THEN
-    RAISE EXCEPTION 'invalid pseudonym key name "%"', key_name
+  IF key_name IS NULL OR key_name <> btrim(key_name) OR key_name = '' OR length(key_name) > 200 THEN
+    RAISE EXCEPTION 'invalid pseudonym key name "%"', left(key_name, 60)
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'A key name must be non-empty without leading or trailing blanks.';
+            HINT = 'A key name must be 1 to 200 characters without leading or trailing blanks.';
   END IF;
   IF secret IS NULL OR octet_length(secret) = 0 THEN
     RAISE EXCEPTION 'secret of pseudonym key "%" must not be empty', key_name

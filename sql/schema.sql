@@ -22,7 +22,7 @@ COMMENT ON SCHEMA apivalue IS
 CREATE FUNCTION apivalue._expression_type(rel regclass, expr text, what text DEFAULT 'expression')
 RETURNS regtype
 AS 'MODULE_PATHNAME', 'apivalue_expression_type'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION apivalue._expression_type(regclass, text, text) IS
   'internal: type of one SQL expression over rel, planned but never run; rejects anything that is not exactly one expression';

@@ -86,7 +86,8 @@ CREATE FUNCTION apivalue.ttfv_report(
   timestamp_check text DEFAULT NULL)
 RETURNS TABLE (segment text, cohort_start timestamptz, users_started bigint,
                users_reached bigint, activation_rate float8,
-               p50 interval, p75 interval, p90 interval, excluded_users bigint)
+               p50 interval, p75 interval, p90 interval, excluded_users bigint,
+               km_median interval)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
@@ -127,9 +128,13 @@ BEGIN
       SELECT min(ts) FILTER (WHERE s) AS first_start,
              apivalue.time_to_first_value(ts, s, v, $1) AS ttfv,
              apivalue.value_at_first(ts, s, g) AS g,
-             coalesce(bool_or(bad) FILTER (WHERE s OR v), false) AS bad
+             coalesce(bool_or(bad) FILTER (WHERE s OR v), false) AS bad,
+             max(ts) AS last_ts
       FROM e
       GROUP BY u
+    ), ao AS (
+      -- users without value are censored at the latest event time
+      SELECT max(last_ts) AS as_of FROM pu
     )
     SELECT g, apivalue.period_start(first_start, $2, $3, $6) AS cohort_start,
            count(*) FILTER (WHERE NOT bad),
@@ -138,8 +143,13 @@ BEGIN
            percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
            percentile_cont(0.75) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
            percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
-           count(*) FILTER (WHERE bad)
-    FROM pu
+           count(*) FILTER (WHERE bad),
+           apivalue.km_median(apivalue.km_summary(
+             apivalue._km_units(coalesce(ttfv, ao.as_of - first_start), interval '1 day'),
+             ttfv IS NOT NULL,
+             coalesce(apivalue._km_units($1, interval '1 day'), 3660))
+             FILTER (WHERE NOT bad)) * interval '1 day'
+    FROM pu CROSS JOIN ao
     WHERE first_start IS NOT NULL
     GROUP BY 1, 2
     ORDER BY 1, 2 $q$, u, t, s, v, g, bad, events, w);
@@ -148,4 +158,4 @@ END
 $fn$;
 
 COMMENT ON FUNCTION apivalue.ttfv_report(regclass, text, text, text, text, interval, text, text, text, text, timestamptz, timestamptz, text) IS
-  'per cohort period (of the first start event) and segment: users started, users reaching value, activation rate, p50/p75/p90 time to value, users left out by timestamp_check';
+  'per cohort period (of the first start event) and segment: users started, users reaching value, activation rate, p50/p75/p90 time to value (over users who reached it), users left out by timestamp_check, and km_median: the Kaplan-Meier median in whole days, users without value censored at the latest event (SPEC 4c)';

@@ -232,7 +232,9 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 	int64		idx;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "retention_activity_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("retention_activity_accum called in non-aggregate context")));
 	if (!PG_ARGISNULL(0))
 		st = activity_check(PG_GETARG_DATUM(0), &own);
 
@@ -332,7 +334,9 @@ apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 	bool		own;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "retention_activity_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("retention_activity_combine called in non-aggregate context")));
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -519,7 +523,9 @@ apivalue_value_at_first_accum(PG_FUNCTION_ARGS)
 	bool		is_null = PG_ARGISNULL(3);
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "value_at_first_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("value_at_first_accum called in non-aggregate context")));
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || !PG_GETARG_BOOL(2))
 	{
 		if (st == NULL)
@@ -548,7 +554,9 @@ apivalue_value_at_first_combine(PG_FUNCTION_ARGS)
 			   *b;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "value_at_first_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("value_at_first_combine called in non-aggregate context")));
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))

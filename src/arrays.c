@@ -63,7 +63,9 @@ apivalue_sum_arrays_accum(PG_FUNCTION_ARGS)
 	char	   *p;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "sum_arrays_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("sum_arrays_accum called in non-aggregate context")));
 
 	if (!PG_ARGISNULL(0))
 	{

@@ -393,7 +393,9 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 	int64		ts;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "journey_path transition function called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("journey_path transition function called in non-aggregate context")));
 
 	st = PG_ARGISNULL(0) ? NULL : (JourneyState *) PG_GETARG_POINTER(0);
 
@@ -551,7 +553,9 @@ apivalue_journey_path_combine(PG_FUNCTION_ARGS)
 	JourneyState *b;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "journey_path combine function called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("journey_path combine function called in non-aggregate context")));
 	a = PG_ARGISNULL(0) ? NULL : (JourneyState *) PG_GETARG_POINTER(0);
 	b = PG_ARGISNULL(1) ? NULL : (JourneyState *) PG_GETARG_POINTER(1);
 	if (b == NULL)
@@ -602,7 +606,9 @@ apivalue_journey_path_serialize(PG_FUNCTION_ARGS)
 	uint32		anchor;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "journey_path serialize function called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("journey_path serialize function called in non-aggregate context")));
 
 	journey_compact(st);
 
@@ -704,7 +710,9 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 	int64		j;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "journey_path deserialize function called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("journey_path deserialize function called in non-aggregate context")));
 
 	if (end - p < 1 + 1 + 4 + (ptrdiff_t) sizeof(Oid) + 4 + 4)
 		journey_bad_state("truncated header");

@@ -333,7 +333,9 @@ apivalue_next_node_accum(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_next_node_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_next_node_accum called in non-aggregate context")));
 	cache = nn_cache(fcinfo);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -408,7 +410,9 @@ apivalue_next_node_combine(PG_FUNCTION_ARGS)
 	NnState    *b = PG_ARGISNULL(1) ? NULL : (NnState *) PG_GETARG_POINTER(1);
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_next_node_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_next_node_combine called in non-aggregate context")));
 	if (b == NULL)
 	{
 		if (a == NULL)
@@ -482,7 +486,9 @@ apivalue_next_node_deserialize(PG_FUNCTION_ARGS)
 	int64		i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_next_node_deserialize called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_next_node_deserialize called in non-aggregate context")));
 	if (end - p < 4)
 		nn_bad_state("truncated header");
 	if ((uint8) p[0] != NN_STATE_VERSION)

@@ -197,7 +197,9 @@ apivalue_sequence_accum(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_sequence_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_sequence_accum called in non-aggregate context")));
 	cache = seq_accum_cache(fcinfo);
 
 	if (PG_ARGISNULL(1))
@@ -246,7 +248,9 @@ apivalue_sequence_combine(PG_FUNCTION_ARGS)
 	SeqState   *b = PG_ARGISNULL(1) ? NULL : (SeqState *) PG_GETARG_POINTER(1);
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_sequence_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_sequence_combine called in non-aggregate context")));
 	if (b == NULL)
 	{
 		if (a == NULL)
@@ -325,7 +329,9 @@ apivalue_sequence_deserialize(PG_FUNCTION_ARGS)
 	int64		i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "apivalue_sequence_deserialize called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("apivalue_sequence_deserialize called in non-aggregate context")));
 	if (end - p < 4 + (ptrdiff_t) sizeof(uint32))
 		seq_bad_state("truncated header");
 	if ((uint8) p[0] != SEQ_STATE_VERSION)

@@ -219,7 +219,9 @@ apivalue_time_to_first_value_accum(PG_FUNCTION_ARGS)
 				is_value;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "time_to_first_value_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("time_to_first_value_accum called in non-aggregate context")));
 
 	st = PG_ARGISNULL(0) ? NULL : (TtfvState *) PG_GETARG_POINTER(0);
 	if (st == NULL)
@@ -256,7 +258,9 @@ apivalue_time_to_first_value_combine(PG_FUNCTION_ARGS)
 			   *b;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "time_to_first_value_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("time_to_first_value_combine called in non-aggregate context")));
 	a = PG_ARGISNULL(0) ? NULL : (TtfvState *) PG_GETARG_POINTER(0);
 	b = PG_ARGISNULL(1) ? NULL : (TtfvState *) PG_GETARG_POINTER(1);
 	if (b == NULL)
@@ -330,7 +334,9 @@ apivalue_time_to_first_value_deserialize(PG_FUNCTION_ARGS)
 	Size		header = 2 + 8 + 8 + 8 + 4 + 4 + 4;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "time_to_first_value_deserialize called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("time_to_first_value_deserialize called in non-aggregate context")));
 	if (VARSIZE_ANY_EXHDR(data) < header)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),

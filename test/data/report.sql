@@ -22,34 +22,53 @@ SELECT tenant, count(DISTINCT user_id) AS users, count(*) AS events,
 FROM sample.events WHERE user_id <> 'canary'
 GROUP BY tenant ORDER BY events DESC;
 
+-- User events without the synthetic canaries, as a relation the table
+-- functions can take.
+CREATE TEMP VIEW user_events AS SELECT * FROM sample.events WHERE user_id <> 'canary';
+
 \echo
-\echo '== 2. Activation funnel: signup -> create_key -> first_call -> api_call -> upgrade, within 14 days (plain SQL)'
-WITH u AS (
+\echo '== 2. Activation funnel within 14 days (apivalue.window_funnel + apivalue.funnel_counts)'
+WITH per_user AS (
   SELECT user_id,
-         min(ts) FILTER (WHERE event = 'signup') AS s1,
-         min(ts) FILTER (WHERE event = 'create_key') AS s2,
-         min(ts) FILTER (WHERE event = 'first_call') AS s3,
-         min(ts) FILTER (WHERE event = 'api_call') AS s4,
-         min(ts) FILTER (WHERE event = 'upgrade') AS s5
-  FROM sample.events WHERE user_id <> 'canary' GROUP BY user_id
-), r AS (
-  SELECT s1 IS NOT NULL AS r1,
-         s2 > s1 AND s2 <= s1 + interval '14 days' AS r2,
-         s3 > s2 AND s3 <= s1 + interval '14 days' AS r3,
-         s4 > s3 AND s4 <= s1 + interval '14 days' AS r4,
-         s5 > s4 AND s5 <= s1 + interval '14 days' AS r5
-  FROM u
-), steps AS (
-  SELECT 1 AS step, 'signup' AS event, count(*) FILTER (WHERE r1) AS users FROM r
-  UNION ALL SELECT 2, 'create_key', count(*) FILTER (WHERE r1 AND r2) FROM r
-  UNION ALL SELECT 3, 'first_call', count(*) FILTER (WHERE r1 AND r2 AND r3) FROM r
-  UNION ALL SELECT 4, 'api_call', count(*) FILTER (WHERE r1 AND r2 AND r3 AND r4) FROM r
-  UNION ALL SELECT 5, 'upgrade', count(*) FILTER (WHERE r1 AND r2 AND r3 AND r4 AND r5) FROM r
+         apivalue.window_funnel('14 days', ts,
+           event = 'signup', event = 'create_key', event = 'first_call',
+           event = 'api_call', event = 'upgrade') AS level
+  FROM user_events GROUP BY user_id
+), chart AS (
+  SELECT apivalue.funnel_counts(level, 5) AS users FROM per_user
 )
-SELECT step, event, users,
-       round(100.0 * users / first_value(users) OVER (ORDER BY step), 1) AS pct_of_signups,
-       round(100.0 * users / lag(users) OVER (ORDER BY step), 1) AS pct_of_previous
-FROM steps ORDER BY step;
+SELECT k AS step, (ARRAY['signup','create_key','first_call','api_call','upgrade'])[k] AS event,
+       users[k] AS users,
+       round(100.0 * users[k] / nullif(users[1], 0), 1) AS pct_of_signups,
+       round(100.0 * users[k] / nullif(users[k - 1], 0), 1) AS pct_of_previous
+FROM chart, generate_series(1, 5) k ORDER BY k;
+
+\echo
+\echo '== 2b. Top journeys: first 5 distinct steps per user (apivalue.journey_path)'
+SELECT array_to_string(path, ' > ') AS journey, count(*) AS users
+FROM (SELECT apivalue.journey_path(ts, event, 5) AS path FROM user_events GROUP BY user_id) p
+GROUP BY path ORDER BY users DESC, journey LIMIT 8;
+
+\echo
+\echo '== 2c. Where users go after creating a key (apivalue.sequence_next_node) and who makes a first call within 10 minutes of creating a key (apivalue.sequence_match)'
+SELECT coalesce(apivalue_next, '(nothing)') AS next_step_after_create_key, count(*) AS users
+FROM (SELECT apivalue.sequence_next_node('forward', 'first_match', ts, event, true,
+                                         event = 'create_key') AS apivalue_next
+      FROM user_events GROUP BY user_id) n
+GROUP BY 1 ORDER BY users DESC LIMIT 6;
+SELECT count(*) FILTER (WHERE m) AS users_calling_within_10_min_of_key, count(*) AS users
+FROM (SELECT apivalue.sequence_match('(?1)(?t<=600)(?2)', ts, event = 'create_key', event = 'first_call') AS m
+      FROM user_events GROUP BY user_id) s;
+
+\echo
+\echo '== 2d. Time to first value: signup -> first_call, by monthly cohort (apivalue.ttfv_report)'
+SELECT cohort_start::date AS cohort, users_started, users_reached,
+       round(activation_rate::numeric * 100, 1) AS activation_pct,
+       p50, p75, p90
+FROM apivalue.ttfv_report('user_events', 'user_id', 'ts',
+                          $$event = 'signup'$$, $$event = 'first_call'$$,
+                          period => 'month')
+ORDER BY cohort_start;
 
 \echo
 \echo '== 3. API usage by endpoint, ids normalized (plain SQL)'
@@ -64,33 +83,29 @@ FROM sample.events WHERE endpoint IS NOT NULL
 GROUP BY 1 ORDER BY calls DESC LIMIT 12;
 
 \echo
-\echo '== 4. Weekly retention of signup cohorts: % active (api_call) in week N after signup; - = not observable yet (plain SQL)'
-WITH c AS (
-  SELECT user_id, min(ts) AS signup FROM sample.events WHERE event = 'signup' GROUP BY user_id
-), a AS (
-  SELECT DISTINCT c.user_id, date_trunc('week', c.signup) AS cohort,
-         floor(extract(epoch FROM e.ts - c.signup) / (7 * 86400))::int AS week
-  FROM c JOIN sample.events e ON e.user_id = c.user_id AND e.event = 'api_call' AND e.ts >= c.signup
-), s AS (
-  SELECT date_trunc('week', signup) AS cohort, count(*) AS users, max(signup) AS last_signup
-  FROM c GROUP BY 1
-), lim AS (
-  -- clocks of skewed devices put a few signups outside the observed range
-  SELECT min(received_at) AS first_at, max(received_at) AS last_at FROM sample.events
-)
-SELECT s.cohort::date AS cohort_week, s.users,
-       round(100.0 * count(*) FILTER (WHERE week = 0) / s.users, 1) AS w0,
-       CASE WHEN s.last_signup + interval '2 weeks' <= lim.last_at
-            THEN round(100.0 * count(*) FILTER (WHERE week = 1) / s.users, 1) END AS w1,
-       CASE WHEN s.last_signup + interval '3 weeks' <= lim.last_at
-            THEN round(100.0 * count(*) FILTER (WHERE week = 2) / s.users, 1) END AS w2,
-       CASE WHEN s.last_signup + interval '5 weeks' <= lim.last_at
-            THEN round(100.0 * count(*) FILTER (WHERE week = 4) / s.users, 1) END AS w4,
-       CASE WHEN s.last_signup + interval '9 weeks' <= lim.last_at
-            THEN round(100.0 * count(*) FILTER (WHERE week = 8) / s.users, 1) END AS w8
-FROM s CROSS JOIN lim LEFT JOIN a ON a.cohort = s.cohort
-WHERE s.cohort >= date_trunc('week', lim.first_at) AND s.last_signup + interval '1 week' <= lim.last_at
-GROUP BY s.cohort, s.users, s.last_signup, lim.last_at ORDER BY s.cohort;
+\echo '== 4. Weekly retention of signup cohorts, % making api_calls in week N (apivalue.cohort_retention)'
+SELECT cohort_start::date AS cohort_week,
+       max(cohort_size) AS users,
+       round(100 * max(retention_rate) FILTER (WHERE period_number = 1)::numeric, 1) AS w1,
+       round(100 * max(retention_rate) FILTER (WHERE period_number = 2)::numeric, 1) AS w2,
+       round(100 * max(retention_rate) FILTER (WHERE period_number = 4)::numeric, 1) AS w4,
+       round(100 * max(retention_rate) FILTER (WHERE period_number = 8)::numeric, 1) AS w8
+FROM apivalue.cohort_retention('user_events', 'user_id', 'ts',
+                               period => 'week', periods => 9,
+                               start_condition => $$event = 'signup'$$,
+                               return_condition => $$event = 'api_call'$$,
+                               since => '2026-01-05', until => '2026-03-30')
+GROUP BY cohort_start ORDER BY cohort_start;
+
+\echo
+\echo '== 4b. What early API usage goes with upgrading later (apivalue.value_drivers, first 7 days)'
+SELECT behavior, users_with, round(outcome_rate_with::numeric, 3) AS upgrade_rate_with,
+       round(outcome_rate_without::numeric, 3) AS upgrade_rate_without,
+       round(lift_diff::numeric, 3) AS lift, round(q_value::numeric, 4) AS q_value
+FROM apivalue.value_drivers('user_events', 'user_id', 'ts', 'event', $$event = 'upgrade'$$,
+                            observation => '7 days', min_users => 20)
+WHERE NOT flagged_low_count
+ORDER BY rank LIMIT 8;
 
 \echo
 \echo '== 5. Experiments: conversion within 14 days of first exposure, by variant (plain SQL)'
@@ -114,7 +129,47 @@ SELECT experiment, variant, count(*) AS users, count(*) FILTER (WHERE converted)
 FROM c GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo
-\echo '== 6. Injected faults the quality checks must find (sample.ground_truth)'
-SELECT fault, count(*) AS keys,
-       CASE WHEN count(*) = 1 THEN min(key) ELSE min(key) || ' ...' END AS example_key
-FROM sample.ground_truth GROUP BY fault ORDER BY fault;
+\echo '== 6. Data quality findings (apivalue detectors) next to the faults injected into the sample'
+SELECT 'clock skew: devices off by > 5 min' AS finding, count(*) AS found,
+       (SELECT count(*) FROM sample.ground_truth WHERE fault = 'clock_skew') AS injected
+FROM apivalue.skewed_devices('sample.events', 'device_id', 'ts', 'sent_at', 'received_at', '5 minutes')
+UNION ALL
+SELECT 'exact duplicates (same event_id)', duplicates,
+       (SELECT count(*) FROM sample.ground_truth WHERE fault = 'exact_duplicate')
+FROM apivalue.duplicate_rate('sample.events', 'event_id', 'received_at')
+UNION ALL
+SELECT 'devices with sequence gaps', count(*),
+       (SELECT count(*) FROM sample.ground_truth WHERE fault = 'sequence_gap')
+FROM apivalue.device_sequence_gaps('sample.events', 'device_id', 'seq')
+UNION ALL
+SELECT 'dead periods > 90 min (server clock)', count(*),
+       (SELECT count(*) FROM sample.ground_truth WHERE fault = 'dead_period')
+FROM apivalue.dead_periods('sample.events', 'received_at', '90 minutes');
+
+\echo
+\echo '== 7. Quality checks as data: registered once, run on schedule, history kept (apivalue.run_quality_checks)'
+\o /dev/null
+SELECT apivalue.add_quality_check('events_clock_skew', 'sample.events', 'clock_skew',
+         '{"device_column": "device_id", "client_ts_column": "ts", "sent_at_column": "sent_at", "received_at_column": "received_at"}',
+         warn_threshold => 0, fail_threshold => 3);
+SELECT apivalue.add_quality_check('events_duplicates', 'sample.events', 'exact_duplicate',
+         '{"key": "event_id", "time_column": "received_at"}', warn_threshold => 0, fail_threshold => 1000);
+SELECT apivalue.add_quality_check('events_sequence_gaps', 'sample.events', 'sequence_gap',
+         '{"device_column": "device_id", "seq_column": "seq"}', warn_threshold => 0, fail_threshold => 5000);
+SELECT apivalue.add_quality_check('events_dead_time', 'sample.events', 'dead_time',
+         '{"time_column": "received_at", "max_gap": "90 minutes"}', warn_threshold => 0, fail_threshold => 3600);
+SELECT apivalue.add_quality_check('events_nulls', 'sample.events', 'null_rate',
+         '{"columns": ["user_id", "event", "ts"]}', warn_threshold => 0.01, fail_threshold => 0.1);
+SELECT count(*) FROM apivalue.run_quality_checks();
+\o
+SELECT check_name, status, observed, warn_threshold AS warn_at, fail_threshold AS fail_at
+FROM apivalue.quality_status ORDER BY check_name;
+
+-- The same story as one self-contained HTML page (inline SVG charts).
+\pset format unaligned
+\pset tuples_only on
+\o :report_file
+\i test/layers/charts_report_call.sql
+\o
+\pset format aligned
+\pset tuples_only off

@@ -100,7 +100,9 @@
 --                    time, with the other variant, 1-3 days after signup: key
 --                    user_id.
 
+SET client_min_messages = warning;  -- quiet when loaded twice
 CREATE SCHEMA IF NOT EXISTS sample;
+RESET client_min_messages;
 COMMENT ON SCHEMA sample IS 'apivalue sample data set: deterministic API events with injected faults';
 
 -- A deterministic uniform draw in [0, 1) from (seed, a, b): two chained
@@ -120,6 +122,21 @@ RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT (((kind::bigint * 32 + w) * 8 + sess) * 65536 + i) $$;
 COMMENT ON FUNCTION sample.ev_key(int, int, int, int) IS
   'unique key of a generated event inside its user (kind, week or device, session, index)';
+
+-- Phase timings of sample.generate, as warnings when the session sets
+-- sample.profile = on (used to profile generation at scale).
+CREATE OR REPLACE FUNCTION sample._phase(phase text, since timestamptz)
+RETURNS void LANGUAGE plpgsql AS
+$$
+BEGIN
+  IF current_setting('sample.profile', true) = 'on' THEN
+    RAISE WARNING 'sample.generate: % took % ms', phase,
+      round(extract(epoch FROM clock_timestamp() - since) * 1000);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION sample._phase(text, timestamptz) IS
+  'apivalue sample: report a phase time of sample.generate when sample.profile = on';
 
 CREATE OR REPLACE FUNCTION sample.generate(users int DEFAULT 2000,
                                            seed int DEFAULT 42,
@@ -149,6 +166,7 @@ DECLARE
   -- they never reuse a generation draw: b = k * 16 + salt + stage
   stage       constant bigint := 1000000000000;
   n_rows      bigint;
+  t_phase     timestamptz := clock_timestamp();
 BEGIN
   IF n_users IS NULL OR n_users < 1 OR n_users > 9999999 THEN
     RAISE EXCEPTION 'users must be between 1 and 9999999: "%"', n_users
@@ -268,6 +286,9 @@ BEGIN
   -- (user, key, time) -- endpoint, status, latency, payload, tier, version --
   -- are computed once, when the events table is written.
   ---------------------------------------------------------------------------
+  ANALYZE _sample_u;
+  ANALYZE _sample_d;
+  PERFORM sample._phase('users+devices', t_phase); t_phase := clock_timestamp();
   CREATE TEMP TABLE _sample_e (u int, d int, t bigint, event text, k bigint);
 
   INSERT INTO _sample_e
@@ -353,6 +374,8 @@ BEGIN
   -- Delivery: clocks and delays; the dead period removes everything inside
   -- it in any clock.  Canaries (u = 0, k = slot) join here.
   ---------------------------------------------------------------------------
+  ANALYZE _sample_e;
+  PERFORM sample._phase('natural events', t_phase); t_phase := clock_timestamp();
   CREATE TEMP TABLE _sample_f AS
   WITH x AS (
     SELECT e.u, e.d, e.t, e.event, e.k, d.skew_ms,
@@ -375,6 +398,7 @@ BEGIN
     AND NOT (x.t + x.skew_ms >= dead_from AND x.t + x.skew_ms < dead_to)
     AND NOT (x.t + x.sd + x.nd >= dead_from AND x.t + x.sd + x.nd < dead_to);
 
+  ANALYZE _sample_f;
   -- Near duplicates: the same event fired again 0.3-2.5 s later (same k,
   -- new id), at least 10 minutes away from the dead period in every clock.
   INSERT INTO _sample_f
@@ -396,6 +420,8 @@ BEGIN
   -- the lossy SDK, 0.2% elsewhere.  A device's first and last events and
   -- both events of a near-duplicate pair are never lost; canaries never.
   ---------------------------------------------------------------------------
+  ANALYZE _sample_f;
+  PERFORM sample._phase('delivery+near duplicates', t_phase); t_phase := clock_timestamp();
   CREATE TEMP TABLE _sample_g AS
   SELECT f.*,
          row_number() OVER (PARTITION BY f.u, f.d ORDER BY f.t, f.k, f.is_copy) AS seq,
@@ -403,6 +429,8 @@ BEGIN
          NULL::text AS lost
   FROM _sample_f f;
   DROP TABLE _sample_e, _sample_f;
+  ANALYZE _sample_g;
+  PERFORM sample._phase('sequence numbers', t_phase); t_phase := clock_timestamp();
 
   -- bursts: per SDK, the first device by hash with at least 30 events
   WITH n AS (
@@ -438,6 +466,7 @@ BEGIN
   -- The events table: survivors, plus a second copy of 0.4% of them (exact
   -- duplicates).  Tier and api_version follow the event's original time.
   ---------------------------------------------------------------------------
+  PERFORM sample._phase('losses', t_phase); t_phase := clock_timestamp();
   CREATE TABLE sample.events (
     event_id    text NOT NULL,
     user_id     text NOT NULL,
@@ -580,6 +609,7 @@ BEGIN
   ---------------------------------------------------------------------------
   -- Ground truth, from the generator's own bookkeeping.
   ---------------------------------------------------------------------------
+  PERFORM sample._phase('events table', t_phase); t_phase := clock_timestamp();
   CREATE TABLE sample.ground_truth (
     fault  text NOT NULL,
     key    text NOT NULL,
@@ -714,6 +744,7 @@ BEGIN
   ---------------------------------------------------------------------------
   -- The clean subset.
   ---------------------------------------------------------------------------
+  PERFORM sample._phase('ground truth', t_phase); t_phase := clock_timestamp();
   CREATE VIEW sample.clean_events AS
   SELECT DISTINCT ON (e.event_id) e.*
   FROM sample.events e
@@ -727,8 +758,10 @@ BEGIN
     'apivalue sample: events without skewed devices, duplicates, gapped devices, the lossy SDK, drifted payloads and canaries (the dead period remains)';
 
   DROP TABLE _sample_u, _sample_d, _sample_g;
+  PERFORM sample._phase('clean view', t_phase); t_phase := clock_timestamp();
   ANALYZE sample.events;
   ANALYZE sample.ground_truth;
+  PERFORM sample._phase('analyze', t_phase);
   RETURN n_rows;
 END
 $fn$;
