@@ -157,7 +157,10 @@ VACUUM ANALYZE pm.evp;
 -- ---------------------------------------------------------------------------
 -- expect_error: the SQLSTATE the call must fail with, in every mode (the
 -- overloads without conditions exist to give a clear error).
-CREATE TABLE pm.template (sig text PRIMARY KEY, expr text NOT NULL, expect_error text);
+-- rows: an extra condition on the rows a template reads (chart aggregates
+-- draw one mark per row and are meant for small inputs).
+CREATE TABLE pm.template (sig text PRIMARY KEY, expr text NOT NULL, expect_error text,
+                          rows text NOT NULL DEFAULT 'true');
 INSERT INTO pm.template (sig, expr) VALUES
   -- funnel
   ('apivalue.window_funnel(interval,timestamp with time zone,"any")',
@@ -293,11 +296,39 @@ INSERT INTO pm.template (sig, expr) VALUES
   ('apivalue.driver_features(timestamp with time zone,text,boolean,boolean,double precision,interval,interval,integer,integer,double precision,boolean,timestamp with time zone)',
    $$apivalue.driver_features(ts, event, event = 'd', status >= 500, latency, '1 day', '7 days', 2, 1, 500, false, '2030-01-01')$$),
   ('apivalue.driver_features(timestamp without time zone,text,boolean,boolean,double precision,interval,interval,integer,integer,double precision,boolean,timestamp without time zone)',
-   $$apivalue.driver_features(tsl, event, event = 'e', status >= 500, latency, '2 days', NULL, 1, 2, 300, true, '2030-01-01')$$);
+   $$apivalue.driver_features(tsl, event, event = 'e', status >= 500, latency, '2 days', NULL, 1, 2, 300, true, '2030-01-01')$$),
+  -- product (funnel_report's per-user chains; configuration as funnel_report
+  -- builds it: version, steps, exclusions, window in microseconds, mode bits,
+  -- any order, total counting, attribution, optional-step mask)
+  ('apivalue._funnel_report_chains(bigint[],timestamp with time zone,text,"any")',
+   $$apivalue._funnel_report_chains(ARRAY[1, 3, 0, 7200000000, 0, 0, 0, 0, 0]::bigint[], ts, fp, event = 'a', event = 'b', event = 'c')$$),
+  ('apivalue.km_summary(integer,boolean,integer)', $$apivalue.km_summary(lvl, event = 'a', 4)$$),
+  -- charts
+  ('apivalue.heatmap_svg(text,integer,double precision)', $$apivalue.heatmap_svg(event, lvl, latency)$$),
+  ('apivalue.heatmap_svg(text,integer,double precision,jsonb)',
+   $$apivalue.heatmap_svg(fp, lvl, latency, '{"title": "t"}')$$),
+  ('apivalue.heatmap_svg(text,integer,double precision,text,jsonb)',
+   $$apivalue.heatmap_svg(event, status, latency, fp, '{}')$$),
+  ('apivalue.funnel_svg(integer,text,bigint)', $$apivalue.funnel_svg(lvl, event, lvl * 10::bigint)$$),
+  ('apivalue.funnel_svg(integer,text,bigint,jsonb)', $$apivalue.funnel_svg(lvl, fp, status::bigint, '{}')$$),
+  ('apivalue.sankey_svg(integer,text,text,bigint)', $$apivalue.sankey_svg(lvl + 1, event, fp, abs(seq))$$),
+  ('apivalue.sankey_svg(integer,text,text,bigint,jsonb)', $$apivalue.sankey_svg(lvl + 1, fp, event, status::bigint, '{}')$$),
+  ('apivalue.line_svg(text,double precision,double precision)', $$apivalue.line_svg(event, seq, latency)$$),
+  ('apivalue.line_svg(text,double precision,double precision,jsonb)', $$apivalue.line_svg(fp, seq, latency, '{}')$$),
+  ('apivalue.line_svg(text,double precision,double precision,double precision,double precision)',
+   $$apivalue.line_svg(event, seq, latency, latency - 10, latency + 10)$$),
+  ('apivalue.line_svg(text,double precision,double precision,double precision,double precision,jsonb)',
+   $$apivalue.line_svg(event, lvl, latency, latency / 2, latency * 2, '{}')$$),
+  ('apivalue.status_strip_svg(text,timestamp with time zone,text)',
+   $$apivalue.status_strip_svg(fp, ts, CASE WHEN status < 400 THEN 'pass' ELSE 'fail' END)$$),
+  ('apivalue.status_strip_svg(text,timestamp with time zone,text,jsonb)',
+   $$apivalue.status_strip_svg(event, ts, CASE WHEN status < 500 THEN 'pass' ELSE 'error' END, '{}')$$);
 
 UPDATE pm.template SET expect_error = '22023'          -- "needs at least one condition"
 WHERE sig ~ '^apivalue\.window_funnel(_times)?\([a-z]+( with(out)? time zone)?,(text,)?[a-z ]+\)$'
   AND sig NOT LIKE '%"any"%';
+
+UPDATE pm.template SET rows = 'g % 8 = 1 AND (ds <> 4 OR id % 5 = 0)' WHERE sig LIKE 'apivalue.%\_svg(%';
 
 -- The column stand-ins, expanded before a template runs.
 CREATE FUNCTION pm.expand(expr text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
@@ -372,27 +403,27 @@ DECLARE
 BEGIN
   DELETE FROM pm.result r WHERE r.mode = $1 AND (only_sig IS NULL OR r.sig = only_sig);
   DELETE FROM pm.plan_check c WHERE c.mode = $1 AND (only_sig IS NULL OR c.sig = only_sig);
-  FOR t IN SELECT a.sig, pm.expand(tp.expr) AS expr
+  FOR t IN SELECT a.sig, pm.expand(tp.expr) AS expr, '(' || tp.rows || ')' AS rows
            FROM pm.aggregate a JOIN pm.template tp USING (sig)
            WHERE only_sig IS NULL OR a.sig = only_sig ORDER BY a.sig LOOP
     FOR kind, q, wrapped IN
       SELECT 'per_group',
-             format('SELECT ds, g, (%s)::text AS v FROM %s WHERE keep GROUP BY ds, g', t.expr, tbl),
+             format('SELECT ds, g, (%s)::text AS v FROM %s WHERE keep AND %s GROUP BY ds, g', t.expr, tbl, t.rows),
              format($w$SELECT jsonb_object_agg(ds::text, s) FROM (
                          SELECT ds, string_agg(coalesce(g::text, '-') || '=' || coalesce(v, '<null>'), ' | '
                                                ORDER BY g NULLS FIRST) AS s
                          FROM (%s) q GROUP BY ds) x$w$,
-                    format('SELECT ds, g, (%s)::text AS v FROM %s WHERE keep GROUP BY ds, g', t.expr, tbl))
+                    format('SELECT ds, g, (%s)::text AS v FROM %s WHERE keep AND %s GROUP BY ds, g', t.expr, tbl, t.rows))
       UNION ALL
       SELECT 'per_set',
-             format('SELECT ds, (%s)::text AS v FROM %s WHERE keep GROUP BY ds', t.expr, tbl),
+             format('SELECT ds, (%s)::text AS v FROM %s WHERE keep AND %s GROUP BY ds', t.expr, tbl, t.rows),
              format($w$SELECT jsonb_object_agg(ds::text, coalesce(v, '<null>')) FROM (%s) q$w$,
-                    format('SELECT ds, (%s)::text AS v FROM %s WHERE keep GROUP BY ds', t.expr, tbl))
+                    format('SELECT ds, (%s)::text AS v FROM %s WHERE keep AND %s GROUP BY ds', t.expr, tbl, t.rows))
       UNION ALL
       SELECT 'empty_' || d.ds,
-             format('SELECT (%s FILTER (WHERE keep AND ds = %s))::text AS v FROM %s', t.expr, d.ds, tbl),
+             format('SELECT (%s FILTER (WHERE keep AND ds = %s))::text AS v FROM %s WHERE %s', t.expr, d.ds, tbl, t.rows),
              format($w$SELECT jsonb_build_object('%s', coalesce(v, '<null>')) FROM (%s) q$w$, d.ds,
-                    format('SELECT (%s FILTER (WHERE keep AND ds = %s))::text AS v FROM %s', t.expr, d.ds, tbl))
+                    format('SELECT (%s FILTER (WHERE keep AND ds = %s))::text AS v FROM %s WHERE %s', t.expr, d.ds, tbl, t.rows))
       FROM pm.dataset d WHERE d.zero_rows
     LOOP
       e := NULL;
