@@ -11,7 +11,7 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # One hand-edited SQL file per family, concatenated in this fixed order into
 # the install script.  Families that do not exist yet are skipped.
 SQL_FAMILIES = schema funnel sequence journey calendar ttfv retention \
-               quality drift catalog privacy usage governance charts report
+               quality drift catalog privacy usage product governance charts report
 SQL_PARTS   = $(wildcard $(addprefix sql/,$(addsuffix .sql,$(SQL_FAMILIES))))
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -294,6 +294,14 @@ BEGIN
   IF row_value IS NULL THEN
     RETURN state;
   END IF;
+  -- Labels longer than 16384 characters are cut (with an ellipsis) here, so
+  -- a hostile 1 MB label cannot make the state, and every copy of it, huge.
+  IF octet_length(row_value::text) > 16384 THEN
+    SELECT jsonb_object_agg(k, CASE WHEN jsonb_typeof(v) = 'string' AND char_length(v #>> '{}') > 16384
+                                    THEN to_jsonb(left(v #>> '{}', 16383) || '…') ELSE v END)
+      INTO row_value
+      FROM jsonb_each(row_value) AS e(k, v);
+  END IF;
   RETURN jsonb_set(state, '{r}', (state -> 'r') || jsonb_build_array(row_value));
 END
 $$;

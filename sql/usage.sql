@@ -454,3 +454,481 @@ COMMENT ON FUNCTION apivalue.value_drivers(regclass, text, text, text, text, int
                                            boolean, text, text, integer, double precision, interval,
                                            boolean, timestamptz, double precision) IS
   'Which behaviours in a user''s first days (behaviour column values, >= error_threshold 5xx responses, p95 latency above a threshold) go with the outcome after that window: users and outcome rates with and without, lift, p-value (z or Fisher), phi, Benjamini-Hochberg q-value, Newcombe 95 % interval; ranked by |phi|, small groups flagged';
+
+-- ---------------------------------------------------------------------------
+-- API usage (SPEC 8b): api_usage (exact, a table function) and the mergeable
+-- latency_summary aggregate (approximate percentiles, exact counts) for BI
+-- tools and rollups.  C code: src/usage_latency.c.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE apivalue.latency_summary;
+
+CREATE FUNCTION apivalue.latency_summary_in(cstring) RETURNS apivalue.latency_summary
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION apivalue.latency_summary_out(apivalue.latency_summary) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION apivalue.latency_summary_recv(internal) RETURNS apivalue.latency_summary
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION apivalue.latency_summary_send(apivalue.latency_summary) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE apivalue.latency_summary (
+  INPUT = apivalue.latency_summary_in, OUTPUT = apivalue.latency_summary_out,
+  RECEIVE = apivalue.latency_summary_recv, SEND = apivalue.latency_summary_send,
+  INTERNALLENGTH = VARIABLE, ALIGNMENT = double, STORAGE = extended
+);
+
+COMMENT ON TYPE apivalue.latency_summary IS
+  'mergeable summary of API calls: exact calls per status class (1xx-5xx, other, unknown), exact min and max latency, and a latency histogram on fixed log-scale buckets (each read within 1 % of its values); text form is JSON';
+COMMENT ON FUNCTION apivalue.latency_summary_in(cstring) IS 'input function of apivalue.latency_summary (validates every field)';
+COMMENT ON FUNCTION apivalue.latency_summary_out(apivalue.latency_summary) IS 'output function of apivalue.latency_summary (JSON, empty end buckets trimmed)';
+COMMENT ON FUNCTION apivalue.latency_summary_recv(internal) IS 'binary input function of apivalue.latency_summary (validates every field)';
+COMMENT ON FUNCTION apivalue.latency_summary_send(apivalue.latency_summary) IS 'binary output function of apivalue.latency_summary';
+
+CREATE FUNCTION apivalue.latency_summary_accum(apivalue.latency_summary, double precision, integer)
+RETURNS apivalue.latency_summary AS 'MODULE_PATHNAME', 'apivalue_latency_summary_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_summary_accum(apivalue.latency_summary, double precision, integer) IS
+  'internal: latency_summary transition function (latency in milliseconds)';
+
+CREATE FUNCTION apivalue.latency_summary_accum(apivalue.latency_summary, interval, integer)
+RETURNS apivalue.latency_summary AS 'MODULE_PATHNAME', 'apivalue_latency_summary_accum_interval'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_summary_accum(apivalue.latency_summary, interval, integer) IS
+  'internal: latency_summary transition function (latency as an interval)';
+
+CREATE FUNCTION apivalue.latency_summary_combine(apivalue.latency_summary, apivalue.latency_summary)
+RETURNS apivalue.latency_summary AS 'MODULE_PATHNAME', 'apivalue_latency_summary_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_summary_combine(apivalue.latency_summary, apivalue.latency_summary) IS
+  'internal: merges two latency summaries exactly (combine function of latency_summary and rollup)';
+
+CREATE FUNCTION apivalue.latency_summary_final(apivalue.latency_summary)
+RETURNS apivalue.latency_summary AS 'MODULE_PATHNAME', 'apivalue_latency_summary_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_summary_final(apivalue.latency_summary) IS
+  'internal: final function of latency_summary and rollup (the canonical, trimmed summary)';
+
+CREATE AGGREGATE apivalue.latency_summary(latency_ms double precision, status integer) (
+  SFUNC = apivalue.latency_summary_accum,
+  STYPE = apivalue.latency_summary,
+  FINALFUNC = apivalue.latency_summary_final,
+  COMBINEFUNC = apivalue.latency_summary_combine,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE apivalue.latency_summary(double precision, integer) IS
+  'summary of the group''s calls: latency in milliseconds (NULL: a call without latency) and HTTP status (NULL: unknown); read it with calls, status_count, server_error_rate, client_error_rate, approx_percentile; merge with rollup';
+
+CREATE AGGREGATE apivalue.latency_summary(latency interval, status integer) (
+  SFUNC = apivalue.latency_summary_accum,
+  STYPE = apivalue.latency_summary,
+  FINALFUNC = apivalue.latency_summary_final,
+  COMBINEFUNC = apivalue.latency_summary_combine,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE apivalue.latency_summary(interval, integer) IS
+  'summary of the group''s calls with latency as an interval (read as EXTRACT(EPOCH) * 1000 ms) and HTTP status';
+
+CREATE AGGREGATE apivalue.rollup(apivalue.latency_summary) (
+  SFUNC = apivalue.latency_summary_combine,
+  STYPE = apivalue.latency_summary,
+  FINALFUNC = apivalue.latency_summary_final,
+  COMBINEFUNC = apivalue.latency_summary_combine,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE apivalue.rollup(apivalue.latency_summary) IS
+  'merges latency summaries (of periods, partitions, shards) into the summary of all their calls, exactly';
+
+CREATE FUNCTION apivalue.calls(apivalue.latency_summary) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_calls' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.calls(apivalue.latency_summary) IS 'number of calls (rows) summarized';
+
+CREATE FUNCTION apivalue.latency_count(apivalue.latency_summary) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_latency_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_count(apivalue.latency_summary) IS 'number of calls with a (non-NULL) latency';
+
+CREATE FUNCTION apivalue.status_count(apivalue.latency_summary, status_class text) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_status_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.status_count(apivalue.latency_summary, text) IS
+  'calls in a status class: 1xx, 2xx, 3xx, 4xx, 5xx, other (status outside 100-599) or unknown (NULL status)';
+
+CREATE FUNCTION apivalue.server_error_rate(apivalue.latency_summary) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_server_error_rate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.server_error_rate(apivalue.latency_summary) IS
+  'share of the calls with a known status that have status 500-599 (exact); NULL without known statuses';
+
+CREATE FUNCTION apivalue.client_error_rate(apivalue.latency_summary) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_client_error_rate' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.client_error_rate(apivalue.latency_summary) IS
+  'share of the calls with a known status that have status 400-499 (exact); NULL without known statuses';
+
+CREATE FUNCTION apivalue.latency_min(apivalue.latency_summary) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_min' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_min(apivalue.latency_summary) IS 'smallest latency in ms (exact); NULL without latencies';
+
+CREATE FUNCTION apivalue.latency_max(apivalue.latency_summary) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_max' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_max(apivalue.latency_summary) IS 'largest latency in ms (exact); NULL without latencies';
+
+CREATE FUNCTION apivalue.approx_percentile(apivalue.latency_summary, fraction double precision)
+RETURNS double precision
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_percentile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.approx_percentile(apivalue.latency_summary, double precision) IS
+  'approximate percentile_cont of the latencies (ms): within 1 % of the exact value for latencies of 1 ns or more (below that within 1e-6 ms); NULL without latencies';
+
+CREATE FUNCTION apivalue.approx_percentiles(apivalue.latency_summary, fractions double precision[])
+RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_percentiles' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.approx_percentiles(apivalue.latency_summary, double precision[]) IS
+  'approx_percentile for each fraction of an array (NULL fractions give NULL)';
+
+CREATE FUNCTION apivalue.latency_buckets(apivalue.latency_summary) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'apivalue_latency_summary_buckets' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.latency_buckets(apivalue.latency_summary) IS
+  'the latency histogram as a [n][3] array of (low ms exclusive, high ms inclusive, calls) per non-empty bucket; the zero bucket (below 1e-6 ms) first as (0, 1e-6)';
+
+-- ---------------------------------------------------------------------------
+-- api_usage: per period, segment and endpoint, exact numbers.
+--
+-- This is the query an analyst would write — FILTER counts, count(DISTINCT),
+-- percentile_cont, lag — with the parts that are easy to get wrong done
+-- once: calendar periods in a time zone (period_start, ICU), endpoint
+-- normalization (normalize_step), status and latency columns of several
+-- types, and calls_change only against the immediately preceding period.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION apivalue.api_usage(
+    events regclass,
+    time_column text,
+    endpoint_column text,
+    user_column text,
+    status_column text,
+    latency_column text,
+    period text DEFAULT 'day',
+    segment_column text DEFAULT NULL,
+    time_zone text DEFAULT 'UTC',
+    normalize_endpoints boolean DEFAULT true)
+RETURNS TABLE (period_start timestamptz, segment text, endpoint text,
+               calls bigint, users bigint,
+               server_error_rate double precision, client_error_rate double precision,
+               p50_ms double precision, p95_ms double precision, p99_ms double precision,
+               calls_change double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  t text;
+  e text;
+  u text;
+  ts_expr text;
+  ep_expr text;
+  seg_expr text := 'NULL::text';
+  st_expr text := 'NULL::integer';
+  err5 text := 'false';
+  err4 text := 'false';
+  lat_expr text := 'NULL::double precision';
+  typ regtype;
+  q text;
+BEGIN
+  IF period IS NULL OR time_zone IS NULL OR normalize_endpoints IS NULL THEN
+    RAISE EXCEPTION 'period, time_zone and normalize_endpoints must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  -- unknown period names and time zones fail here, before any row is read
+  PERFORM apivalue.period_start(now(), period, time_zone);
+
+  t := apivalue._column(events, time_column, 'time column', '{timestamptz,timestamp}');
+  e := apivalue._column(events, endpoint_column, 'endpoint column');
+  u := apivalue._column(events, user_column, 'user column');
+  SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = events AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+  -- a timestamp without time zone holds wall-clock times of time_zone
+  ts_expr := CASE WHEN typ = 'timestamptz'::regtype THEN t
+                  ELSE format('pg_catalog.timezone($2, %s)', t) END;
+  ep_expr := format(CASE WHEN normalize_endpoints THEN 'apivalue.normalize_step(%s::text)' ELSE '%s::text' END, e);
+  IF segment_column IS NOT NULL THEN
+    seg_expr := format('%s::text', apivalue._column(events, segment_column, 'segment column'));
+  END IF;
+  IF status_column IS NOT NULL THEN
+    st_expr := apivalue._column(events, status_column, 'status column',
+                                '{smallint,integer,bigint,numeric,text,character varying}');
+    SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = events AND a.attname = status_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF typ IN ('text'::regtype, 'character varying'::regtype) THEN
+      -- a text status is a three-character code: '503', or a class such as '5xx'
+      err5 := format($x$(pg_catalog.btrim(%s::text) ~* '^5[0-9x][0-9x]$')$x$, st_expr);
+      err4 := format($x$(pg_catalog.btrim(%s::text) ~* '^4[0-9x][0-9x]$')$x$, st_expr);
+    ELSE
+      err5 := format('(%s BETWEEN 500 AND 599)', st_expr);
+      err4 := format('(%s BETWEEN 400 AND 499)', st_expr);
+    END IF;
+  END IF;
+  IF latency_column IS NOT NULL THEN
+    lat_expr := apivalue._column(events, latency_column, 'latency column',
+                                 '{smallint,integer,bigint,numeric,real,double precision,interval}');
+    SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = events AND a.attname = latency_column AND a.attnum > 0 AND NOT a.attisdropped;
+    lat_expr := CASE WHEN typ = 'interval'::regtype
+                     THEN format('(pg_catalog.date_part(''epoch'', %s) * 1000)', lat_expr)
+                     ELSE format('%s::double precision', lat_expr) END;
+  END IF;
+
+  q := format($q$
+    WITH g AS (
+      SELECT apivalue.period_start(%1$s, $1, $2) AS p, %2$s AS s, %3$s AS e,
+             count(*) AS calls, count(DISTINCT %4$s) AS users,
+             count(*) FILTER (WHERE %5$s) AS n5, count(*) FILTER (WHERE %6$s) AS n4,
+             count(%7$s) AS nst,
+             percentile_cont('{0.5,0.95,0.99}'::double precision[]) WITHIN GROUP (ORDER BY %8$s) AS pc
+        FROM %9$s
+       WHERE %10$s IS NOT NULL AND %11$s IS NOT NULL
+       GROUP BY 1, 2, 3
+    )
+    SELECT g.p, g.s, g.e, g.calls, g.users,
+           g.n5::double precision / NULLIF(g.nst, 0),
+           g.n4::double precision / NULLIF(g.nst, 0),
+           g.pc[1], g.pc[2], g.pc[3],
+           CASE WHEN lag(g.p) OVER w = apivalue.period_start(g.p - interval '1 microsecond', $1, $2)
+                THEN g.calls::double precision / lag(g.calls) OVER w - 1 END
+      FROM g
+    WINDOW w AS (PARTITION BY g.s, g.e ORDER BY g.p)
+     ORDER BY g.p, g.s NULLS FIRST, g.e
+  $q$, ts_expr, seg_expr, ep_expr, u, err5, err4, st_expr, lat_expr, events, t, e);
+  RETURN QUERY EXECUTE q USING period, time_zone;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.api_usage(regclass, text, text, text, text, text, text, text, text, boolean) IS
+  'per period (period_start in time_zone), segment and endpoint (normalized with normalize_step unless normalize_endpoints => false): calls, distinct users, shares of known statuses 500-599 and 400-499, exact p50/p95/p99 latency in ms (percentile_cont), calls_change against the immediately preceding period of the same endpoint and segment';
+
+-- ---------------------------------------------------------------------------
+-- experiment_report: conversion per variant, the difference to control with
+-- Newcombe's interval and a two-proportion z-test (the statistics shared
+-- with value_drivers), and the sample-ratio-mismatch test.
+--
+-- A user's variant is that of their first exposure; users exposed to more
+-- than one variant are excluded (and counted).  Conversion = an outcome
+-- event in [first exposure, first exposure + conversion_window].  One scan
+-- of exposures and outcomes, sorted by user (no join); the per-variant
+-- table is small, so the checks and statistics run on it in PL/pgSQL.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION apivalue.experiment_report(
+    events regclass,
+    user_column text,
+    time_column text,
+    variant_column text,
+    exposure_condition text,
+    outcome_condition text,
+    control text DEFAULT NULL,
+    expected_split double precision[] DEFAULT NULL,
+    conversion_window interval DEFAULT '14 days')
+RETURNS TABLE (variant text, users bigint, converted bigint, conversion_rate double precision,
+               diff_vs_control double precision, diff_ci_low double precision,
+               diff_ci_high double precision, p_value double precision,
+               excluded_users bigint, srm_p_value double precision, srm_flagged boolean)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  u text;
+  t text;
+  v text;
+  xc text;
+  oc text;
+  q text;
+  vs text[];
+  ns bigint[];
+  ks bigint[];
+  excluded bigint;
+  ci integer;
+  srm double precision;
+  flagged boolean;
+  bad double precision;
+BEGIN
+  IF conversion_window IS NULL THEN
+    RAISE EXCEPTION 'conversion_window must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF conversion_window <= interval '0' THEN
+    RAISE EXCEPTION 'conversion_window must be positive: "%"', conversion_window
+      USING ERRCODE = '22023', HINT = 'Give a positive interval such as ''14 days''.';
+  END IF;
+  IF expected_split IS NOT NULL THEN
+    IF pg_catalog.array_ndims(expected_split) IS DISTINCT FROM 1 THEN
+      RAISE EXCEPTION 'expected_split must be a one-dimensional array of shares, got %', expected_split
+        USING ERRCODE = '22023';
+    END IF;
+    SELECT s INTO bad FROM pg_catalog.unnest(expected_split) s
+     WHERE s IS NULL OR s < 0 OR s IN ('NaN', 'Infinity') LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'expected_split shares must be finite and non-negative, got %', expected_split
+        USING ERRCODE = '22023';
+    END IF;
+    IF (SELECT sum(s) FROM pg_catalog.unnest(expected_split) s) <= 0 THEN
+      RAISE EXCEPTION 'expected_split must have a positive share, got %', expected_split
+        USING ERRCODE = '22023';
+    END IF;
+  END IF;
+
+  u := apivalue._column(events, user_column, 'user column');
+  t := apivalue._column(events, time_column, 'time column', '{timestamptz,timestamp}');
+  IF variant_column IS NULL THEN
+    RAISE EXCEPTION 'variant column must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  -- a column of the relation, or else one expression over its columns
+  IF EXISTS (SELECT FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = events AND a.attname = variant_column
+                AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    v := pg_catalog.quote_ident(variant_column);
+  ELSE
+    v := apivalue._expression(events, variant_column, 'variant');
+  END IF;
+  xc := apivalue._condition(events, exposure_condition, 'exposure condition');
+  oc := apivalue._condition(events, outcome_condition, 'outcome condition');
+
+  -- One pass over exposures and outcomes together: a window gives every
+  -- row its user's first exposure, and one GROUP BY per user yields the
+  -- variant, the mix flag and the conversion.  No join between exposures and
+  -- outcomes, so the plan cannot turn quadratic when row estimates are off
+  -- (a table not yet analyzed).
+  q := format($q$
+    WITH e AS (
+      SELECT %1$s AS u, %2$s AS t,
+             CASE WHEN %5$s IS TRUE THEN (%3$s)::text COLLATE "C" END AS v,
+             %6$s IS TRUE AS o
+        FROM %4$s
+       WHERE (%5$s IS TRUE OR %6$s IS TRUE) AND %1$s IS NOT NULL AND %2$s IS NOT NULL
+    ), w AS (
+      SELECT e.u, e.t, e.v, e.o, min(e.t) FILTER (WHERE e.v IS NOT NULL) OVER (PARTITION BY e.u) AS t0
+        FROM e
+    ), pu AS (
+      SELECT w.u, min(w.v) AS v, min(w.v) <> max(w.v) AS mixed,
+             bool_or(w.o AND w.t >= w.t0 AND w.t <= w.t0 + $1) AS conv
+        FROM w WHERE w.t0 IS NOT NULL
+       GROUP BY w.u
+    ), pv AS (
+      SELECT pu.v, count(*) AS n, count(*) FILTER (WHERE pu.conv) AS k
+        FROM pu
+       WHERE NOT pu.mixed
+       GROUP BY pu.v
+    )
+    SELECT (SELECT array_agg(pv.v ORDER BY pv.v) FROM pv),
+           (SELECT array_agg(pv.n ORDER BY pv.v) FROM pv),
+           (SELECT array_agg(pv.k ORDER BY pv.v) FROM pv),
+           (SELECT count(*) FILTER (WHERE pu.mixed) FROM pu)
+  $q$, u, t, v, events, xc, oc);
+  EXECUTE q INTO vs, ns, ks, excluded USING conversion_window;
+
+  IF vs IS NULL THEN
+    RETURN;   -- nobody exposed
+  END IF;
+  IF control IS NULL THEN
+    ci := 1;
+  ELSE
+    ci := pg_catalog.array_position(vs, control);
+    IF ci IS NULL THEN
+      RAISE EXCEPTION 'control variant "%" has no exposed users', control
+        USING ERRCODE = '22023',
+              DETAIL = format('Variants with exposed users: %s.', pg_catalog.array_to_string(vs, ', ')),
+              HINT = 'Name one of them, or pass control => NULL for the first in sort order.';
+    END IF;
+  END IF;
+  IF expected_split IS NOT NULL AND cardinality(expected_split) <> cardinality(vs) THEN
+    RAISE EXCEPTION 'expected_split has % shares but % variants have exposed users', cardinality(expected_split), cardinality(vs)
+      USING ERRCODE = '22023',
+            DETAIL = format('Variants in sort order: %s.', pg_catalog.array_to_string(vs, ', ')),
+            HINT = 'Give one share per variant, in the byte order of the variant names.';
+  END IF;
+  srm := apivalue.chisq_gof_p(ns, expected_split);
+  flagged := coalesce(srm < 0.001, false);
+
+  RETURN QUERY
+  SELECT vs[i], ns[i], ks[i], ks[i]::double precision / ns[i],
+         CASE WHEN i <> ci AND NOT flagged THEN tp.diff END,
+         CASE WHEN i <> ci AND NOT flagged THEN tp.ci_low END,
+         CASE WHEN i <> ci AND NOT flagged THEN tp.ci_high END,
+         CASE WHEN i <> ci AND NOT flagged THEN tp.p_value END,
+         excluded, srm, flagged
+    FROM pg_catalog.generate_subscripts(vs, 1) AS i
+         CROSS JOIN LATERAL apivalue.two_proportion_test(ks[i], ns[i], ks[ci], ns[ci]) AS tp
+   ORDER BY i;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.experiment_report(regclass, text, text, text, text, text, text, double precision[], interval) IS
+  'A/B test report: per variant (from each user''s first exposure; users exposed to two variants excluded and counted) users, conversions within conversion_window, difference to control with Newcombe 95 % interval and z-test p-value, and the sample-ratio-mismatch chi-square p-value against expected_split; when the split is broken (p < 0.001) the comparison columns are NULL';
+
+-- ---------------------------------------------------------------------------
+-- Quality check kind experiment_srm: watch a running experiment's split.
+-- observed = -log10 of the SRM p-value (3 means p = 0.001), so the usual
+-- "observed > threshold" reads "the split is less likely than 10^-threshold".
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION apivalue._quality_run_experiment_srm(rel regclass, params jsonb,
+                                                     OUT observed double precision,
+                                                     OUT details jsonb, OUT sample jsonb)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  r record;
+  p double precision;
+  split double precision[] := (params ->> 'expected_split')::double precision[];
+BEGIN
+  SELECT jsonb_agg(jsonb_build_object('variant', e.variant, 'users', e.users) ORDER BY e.variant COLLATE "C") AS per_variant,
+         min(e.srm_p_value) AS srm, min(e.excluded_users) AS excluded, sum(e.users) AS exposed
+    INTO r
+    FROM apivalue.experiment_report(rel, params ->> 'user_column', params ->> 'time_column',
+                                    params ->> 'variant', params ->> 'exposure_condition', 'false',
+                                    expected_split => split) e;
+  p := r.srm;
+  observed := CASE WHEN p IS NULL THEN 0
+                   WHEN p <= 0 THEN 324   -- beyond the smallest double: certainly broken
+                   ELSE least(-log(p), 324) END;
+  details := jsonb_build_object('srm_p_value', p, 'flagged', coalesce(p < 0.001, false),
+                                'exposed_users', r.exposed, 'excluded_users', r.excluded,
+                                'expected_split', to_jsonb(split));
+  sample := coalesce(r.per_variant, '[]'::jsonb);
+END
+$fn$;
+COMMENT ON FUNCTION apivalue._quality_run_experiment_srm(regclass, jsonb) IS
+  'internal: runner of the experiment_srm quality check (users per variant from experiment_report, -log10 of the SRM p-value)';
+
+CREATE FUNCTION apivalue._quality_validate_experiment_srm(rel regclass, params jsonb)
+RETURNS void LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  split double precision[];
+BEGIN
+  IF params ? 'expected_split' THEN
+    BEGIN
+      split := (params ->> 'expected_split')::double precision[];
+    EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+      RAISE EXCEPTION 'parameter "expected_split" must be an array of shares such as "{0.5,0.5}", got %',
+        params -> 'expected_split' USING ERRCODE = '22023';
+    END;
+    IF array_ndims(split) IS DISTINCT FROM 1
+       OR EXISTS (SELECT FROM unnest(split) s WHERE s IS NULL OR s < 0 OR s IN ('NaN', 'Infinity'))
+       OR (SELECT sum(s) FROM unnest(split) s) <= 0 THEN
+      RAISE EXCEPTION 'parameter "expected_split" must list finite non-negative shares, not all 0, got %',
+        params -> 'expected_split' USING ERRCODE = '22023';
+    END IF;
+  END IF;
+  -- the variant: a column, or one expression over the columns
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = rel AND a.attname = params ->> 'variant'
+                    AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    PERFORM apivalue._expression(rel, params ->> 'variant', 'variant');
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION apivalue._quality_validate_experiment_srm(regclass, jsonb) IS
+  'internal: validator of the experiment_srm quality check (expected_split parses as shares, the variant is a column or an expression)';
+
+INSERT INTO apivalue.quality_check_kinds (kind, runner, parameters, observed, description, validator, builtin)
+VALUES ('experiment_srm', 'apivalue._quality_run_experiment_srm(regclass,jsonb)',
+ '{"user_column": {"type": "column", "required": true},
+   "time_column": {"type": "column", "required": true, "types": ["timestamptz", "timestamp"]},
+   "variant": {"type": "text", "required": true, "description": "the variant: a column name, or an expression such as payload->>''variant''"},
+   "exposure_condition": {"type": "condition", "required": true, "description": "which events are exposures to this experiment"},
+   "expected_split": {"type": "text", "description": "shares per variant in the byte order of variant names, e.g. {0.5,0.5} (default: equal)"}}',
+ '-log10 of the sample-ratio-mismatch p-value (3 = p 0.001)',
+ 'experiment split differs from the expected shares (chi-square goodness of fit of users per variant, experiment_report)',
+ 'apivalue._quality_validate_experiment_srm(regclass,jsonb)', true);

@@ -68,30 +68,41 @@ quality_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	return aggcxt;
 }
 
-MemoryContext
-quality_state_context(MemoryContext parent)
+struct varlena *
+quality_work_alloc(Size need, Size want, uint8 version, const char *type_name)
 {
-	/*
-	 * The executor keeps an expanded transition value without copying it
-	 * only when its context is a direct child of the aggregate context.
-	 */
-	return AllocSetContextCreate(parent, "apivalue quality state",
-								 ALLOCSET_SMALL_SIZES);
+	Size		size = 64;
+	struct varlena *v;
+
+	if (need > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s state would exceed 1 GB", type_name),
+				 errhint("Aggregate smaller groups.")));
+	want = Max(want, need);
+	while (size < want && size <= MaxAllocSize)
+		size *= 2;
+	/* Near the limit, what fits: at least need. */
+	if (size > MaxAllocSize)
+		size = MaxAllocSize;
+	v = (struct varlena *) palloc0(size);
+	SET_VARSIZE(v, size);
+	((uint8 *) VARDATA(v))[0] = version;
+	return v;
 }
 
-ExpandedObjectHeader *
-quality_expanded(Datum d, const ExpandedObjectMethods *m)
+struct varlena *
+quality_work_arg(FunctionCallInfo fcinfo, int argno, uint8 version)
 {
-	Pointer		p = DatumGetPointer(d);
+	struct varlena *v;
 
-	if (VARATT_IS_EXTERNAL_EXPANDED(p))
-	{
-		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
-
-		if (eoh->eoh_methods == m)
-			return eoh;
-	}
-	return NULL;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
+	if (!VARATT_IS_4B_U(v) || VARSIZE(v) < VARHDRSZ + 1 ||
+		((uint8 *) VARDATA(v))[0] != version)
+		return NULL;
+	return v;
 }
 
 void
@@ -127,6 +138,34 @@ quality_corrupt(const char *type_name, const char *detail)
 }
 
 /*
+ * The flat bytes of a quality state: a flat value as it is, a working state
+ * (the transition value of a partial aggregate, which Citus writes out with
+ * the type's output or send function) in its flat form, which input and
+ * receive accept.
+ */
+static Datum
+quality_state_flat(Datum d)
+{
+	struct varlena *v = PG_DETOAST_DATUM(d);
+
+	if (VARSIZE(v) > VARHDRSZ)
+	{
+		switch (((uint8 *) VARDATA(v))[0])
+		{
+			case QUALITY_WORK_RANGESET:
+				return PointerGetDatum(rangeset_work_flatten(v));
+			case QUALITY_WORK_SKEW:
+				return PointerGetDatum(skew_work_flatten(v));
+			case QUALITY_WORK_DUP:
+				return PointerGetDatum(dup_work_flatten(v));
+			default:
+				break;
+		}
+	}
+	return PointerGetDatum(v);
+}
+
+/*
  * Text output and binary send of every quality state type: the flat bytes,
  * shown as bytea shows them (input and receive validate per type).
  */
@@ -134,14 +173,12 @@ PG_FUNCTION_INFO_V1(apivalue_quality_state_out);
 Datum
 apivalue_quality_state_out(PG_FUNCTION_ARGS)
 {
-	return DirectFunctionCall1(byteaout,
-							   PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(0))));
+	return DirectFunctionCall1(byteaout, quality_state_flat(PG_GETARG_DATUM(0)));
 }
 
 PG_FUNCTION_INFO_V1(apivalue_quality_state_send);
 Datum
 apivalue_quality_state_send(PG_FUNCTION_ARGS)
 {
-	return DirectFunctionCall1(byteasend,
-							   PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(0))));
+	return DirectFunctionCall1(byteasend, quality_state_flat(PG_GETARG_DATUM(0)));
 }

@@ -13,7 +13,9 @@
  * Fingerprints are compared exactly: each record holds a 64-bit hash (to
  * sort and compare fast) and the fingerprint's bytes in an arena, which
  * break hash ties.  A row appends a 24-byte record and its bytes to two
- * geometrically growing arrays, with no palloc of its own.
+ * arrays in one working state (quality_common.h: the records, then the
+ * arena, then free room), in place with no palloc of its own; the state
+ * doubles when either array is full.
  *
  * Flat form (SQL type apivalue.near_duplicate_state):
  *	 int32 vl_len_, uint8 version, uint8[3] unused, int32 n, int64 tolerance,
@@ -55,17 +57,29 @@ typedef struct DupFlat
 #define DUP_HDRSZ offsetof(DupFlat, records)
 #define DUP_TYPE "apivalue.near_duplicate_state"
 
-typedef struct DupExpanded
+/*
+ * Working form: the flat header (version QUALITY_WORK_DUP) with the record
+ * capacity in the flat form's padding, records[rcap], then the arena up to
+ * the varlena size (the capacity).
+ */
+typedef struct DupWork
 {
-	ExpandedObjectHeader hdr;
-	int64		tolerance;
+	int32		vl_len_;		/* the capacity, not the content */
+	uint8		version;		/* QUALITY_WORK_DUP */
+	uint8		unused[3];
 	int32		n;
-	int32		cap;
-	DupRecord  *records;
-	char	   *arena;
-	int32		arena_len;
-	int32		arena_cap;
-} DupExpanded;
+	int32		rcap;			/* records the state has room for */
+	int64		tolerance;
+	int64		arena_len;
+	DupRecord	records[FLEXIBLE_ARRAY_MEMBER];	/* then char arena[] */
+} DupWork;
+
+StaticAssertDecl(offsetof(DupWork, records) == DUP_HDRSZ,
+				 "working and flat near-duplicate states share their header");
+
+#define DUP_WORK_ARENA(w) ((char *) ((w)->records + (w)->rcap))
+#define DUP_WORK_ARENA_CAP(w) \
+	((int64) VARSIZE(w) - (int64) DUP_HDRSZ - (int64) sizeof(DupRecord) * (w)->rcap)
 
 typedef struct DupView
 {
@@ -73,45 +87,8 @@ typedef struct DupView
 	int32		n;
 	const DupRecord *records;
 	const char *arena;
+	int64		arena_len;
 } DupView;
-
-static Size dup_get_flat_size(ExpandedObjectHeader *eohptr);
-static void dup_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-							 Size allocated_size);
-
-static const ExpandedObjectMethods dup_methods = {
-	dup_get_flat_size,
-	dup_flatten_into
-};
-
-static Size
-dup_get_flat_size(ExpandedObjectHeader *eohptr)
-{
-	DupExpanded *s = (DupExpanded *) eohptr;
-
-	return DUP_HDRSZ + sizeof(DupRecord) * (Size) s->n + (Size) s->arena_len;
-}
-
-static void
-dup_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-				 Size allocated_size)
-{
-	DupExpanded *s = (DupExpanded *) eohptr;
-	DupFlat    *f = (DupFlat *) result;
-
-	Assert(allocated_size == dup_get_flat_size(eohptr));
-	memset(f, 0, DUP_HDRSZ);
-	SET_VARSIZE(f, allocated_size);
-	f->version = QUALITY_STATE_VERSION;
-	f->n = s->n;
-	f->tolerance = s->tolerance;
-	f->arena_len = s->arena_len;
-	if (s->n > 0)
-		memcpy(f->records, s->records, sizeof(DupRecord) * s->n);
-	if (s->arena_len > 0)
-		memcpy((char *) f->records + sizeof(DupRecord) * s->n, s->arena,
-			   s->arena_len);
-}
 
 static const DupFlat *
 dup_check_flat(struct varlena *v)
@@ -135,88 +112,179 @@ dup_check_flat(struct varlena *v)
 	return f;
 }
 
+/* The same checks for a working state, counts bounded by the capacities. */
+static const DupWork *
+dup_check_work(struct varlena *v)
+{
+	const DupWork *w = (const DupWork *) v;
+	int32		i;
+
+	if (VARSIZE(v) < DUP_HDRSZ)
+		quality_corrupt(DUP_TYPE, "value is too short");
+	if (w->n < 0 || w->rcap < w->n || w->arena_len < 0 || w->tolerance < 0 ||
+		(Size) w->rcap > (VARSIZE(v) - DUP_HDRSZ) / sizeof(DupRecord) ||
+		w->arena_len > DUP_WORK_ARENA_CAP(w))
+		quality_corrupt(DUP_TYPE, "counts do not match the size");
+	for (i = 0; i < w->n; i++)
+		if ((int64) w->records[i].off + w->records[i].len > w->arena_len)
+			quality_corrupt(DUP_TYPE, "fingerprint outside the value");
+	return w;
+}
+
 static void
 dup_view(Datum d, DupView *view)
 {
-	ExpandedObjectHeader *eoh = quality_expanded(d, &dup_methods);
+	struct varlena *v = PG_DETOAST_DATUM(d);
 
-	if (eoh)
+	if (VARSIZE(v) > VARHDRSZ && ((uint8 *) VARDATA(v))[0] == QUALITY_WORK_DUP)
 	{
-		DupExpanded *s = (DupExpanded *) eoh;
+		const DupWork *w = dup_check_work(v);
 
-		view->tolerance = s->tolerance;
-		view->n = s->n;
-		view->records = s->records;
-		view->arena = s->arena;
+		view->tolerance = w->tolerance;
+		view->n = w->n;
+		view->records = w->records;
+		view->arena = DUP_WORK_ARENA(w);
+		view->arena_len = w->arena_len;
 	}
 	else
 	{
-		const DupFlat *f = dup_check_flat(PG_DETOAST_DATUM(d));
+		const DupFlat *f = dup_check_flat(v);
 
 		view->tolerance = f->tolerance;
 		view->n = f->n;
 		view->records = f->records;
 		view->arena = (const char *) f->records + sizeof(DupRecord) * f->n;
+		view->arena_len = f->arena_len;
 	}
 }
 
-static DupExpanded *
-dup_new(MemoryContext parent, int64 tolerance)
+struct varlena *
+dup_work_flatten(struct varlena *work)
 {
-	MemoryContext cxt = quality_state_context(parent);
-	DupExpanded *s = MemoryContextAllocZero(cxt, sizeof(DupExpanded));
-
-	EOH_init_header(&s->hdr, &dup_methods, cxt);
-	s->tolerance = tolerance;
-	return s;
-}
-
-static inline void
-dup_add(DupExpanded *s, uint64 hash, int64 ts, const char *bytes, int32 len)
-{
-	if ((int64) s->arena_len + len > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("near_duplicate_count state exceeds 2 GB of fingerprints"),
-				 errhint("Use shorter fingerprints, such as md5() of the columns, or smaller groups.")));
-	if (s->n >= s->cap)
-		quality_reserve((void **) &s->records, &s->cap, (int64) s->n + 1,
-						sizeof(DupRecord), s->hdr.eoh_context);
-	if (s->arena_len + len > s->arena_cap)
-		quality_reserve((void **) &s->arena, &s->arena_cap,
-						(int64) s->arena_len + len, 1, s->hdr.eoh_context);
-	s->records[s->n].hash = hash;
-	s->records[s->n].ts = ts;
-	s->records[s->n].off = (uint32) s->arena_len;
-	s->records[s->n].len = (uint32) len;
-	s->n++;
-	if (len > 0)
-		memcpy(s->arena + s->arena_len, bytes, len);
-	s->arena_len += len;
-}
-
-static DupExpanded *
-dup_for_update(FunctionCallInfo fcinfo, int argno, MemoryContext aggcxt,
-			   int64 tolerance)
-{
-	DupExpanded *s;
 	DupView		v;
-	Datum		d;
+	Size		size;
+	DupFlat    *f;
+
+	dup_view(PointerGetDatum(work), &v);
+	size = DUP_HDRSZ + sizeof(DupRecord) * (Size) v.n + (Size) v.arena_len;
+	f = palloc(size);
+	memset(f, 0, DUP_HDRSZ);
+	SET_VARSIZE(f, size);
+	f->version = QUALITY_STATE_VERSION;
+	f->n = v.n;
+	f->tolerance = v.tolerance;
+	f->arena_len = v.arena_len;
+	if (v.n > 0)
+		memcpy(f->records, v.records, sizeof(DupRecord) * v.n);
+	if (v.arena_len > 0)
+		memcpy((char *) f->records + sizeof(DupRecord) * v.n, v.arena,
+			   v.arena_len);
+	return (struct varlena *) f;
+}
+
+/*
+ * A new working state (current memory context) with room for rcap records
+ * and at least acap fingerprint bytes; the allocator's rounding up goes to
+ * the arena.
+ */
+static DupWork *
+dup_work_new(int64 tolerance, int64 rcap, int64 acap)
+{
+	DupWork    *w;
+	Size		need = DUP_HDRSZ + sizeof(DupRecord) * (Size) rcap + (Size) acap;
+
+	w = (DupWork *) quality_work_alloc(need, need, QUALITY_WORK_DUP, DUP_TYPE);
+	w->rcap = (int32) rcap;
+	w->tolerance = tolerance;
+	return w;
+}
+
+/*
+ * Append one record to working state w; returns the state to keep (w, or
+ * a larger copy with the full array doubled, in the current memory context).
+ */
+static inline DupWork *
+dup_add(DupWork *w, uint64 hash, int64 ts, const char *bytes, int32 len)
+{
+	if (w->n >= w->rcap || w->arena_len + len > DUP_WORK_ARENA_CAP(w))
+	{
+		int64		rcap = w->rcap;
+		int64		acap = DUP_WORK_ARENA_CAP(w);
+		DupWork    *nw;
+
+		if (w->n >= rcap)
+			rcap = Max(2 * rcap, 2);
+		if (w->arena_len + len > acap)
+			acap = Max(2 * acap, w->arena_len + len);
+		/* Room for rcap fingerprints as long as those seen so far. */
+		acap = Max(acap, (w->arena_len + len) * rcap / (w->n + 1));
+		if (DUP_HDRSZ + (int64) sizeof(DupRecord) * rcap + acap > (int64) MaxAllocSize)
+		{
+			/*
+			 * Near the 1 GB limit: room for what is needed now, and what is
+			 * left shared in the proportion of the records so far.
+			 */
+			int64		avg = (w->arena_len + len) / (w->n + 1);
+			int64		left;
+
+			rcap = Max(w->rcap, (int64) w->n + 1);
+			acap = w->arena_len + len;
+			left = (int64) MaxAllocSize - DUP_HDRSZ -
+				(int64) sizeof(DupRecord) * rcap - acap;
+			if (left > 0)
+			{
+				rcap += left / ((int64) sizeof(DupRecord) + avg);
+				acap += avg * (left / ((int64) sizeof(DupRecord) + avg));
+			}
+		}
+		nw = dup_work_new(w->tolerance, rcap, acap);
+		nw->n = w->n;
+		nw->arena_len = w->arena_len;
+		memcpy(nw->records, w->records, sizeof(DupRecord) * w->n);
+		memcpy(DUP_WORK_ARENA(nw), DUP_WORK_ARENA(w), w->arena_len);
+		w = nw;
+	}
+	w->records[w->n].hash = hash;
+	w->records[w->n].ts = ts;
+	w->records[w->n].off = (uint32) w->arena_len;
+	w->records[w->n].len = (uint32) len;
+	w->n++;
+	if (len > 0)
+		memcpy(DUP_WORK_ARENA(w) + w->arena_len, bytes, len);
+	w->arena_len += len;
+	return w;
+}
+
+/* Append every record of view v to working state w; returns the state. */
+static DupWork *
+dup_add_view(DupWork *w, const DupView *v)
+{
 	int32		i;
 
+	for (i = 0; i < v->n; i++)
+		w = dup_add(w, v->records[i].hash, v->records[i].ts,
+					v->arena + v->records[i].off, v->records[i].len);
+	return w;
+}
+
+/*
+ * The state of argument argno, ready to be modified in place: the
+ * aggregate's working state, or a new one (current memory context).
+ */
+static DupWork *
+dup_for_update(FunctionCallInfo fcinfo, int argno, int64 tolerance)
+{
+	DupWork    *w;
+	DupView		v;
+
+	w = (DupWork *) quality_work_arg(fcinfo, argno, QUALITY_WORK_DUP);
+	if (w)
+		return w;
 	if (PG_ARGISNULL(argno))
-		return dup_new(aggcxt, tolerance);
-	d = PG_GETARG_DATUM(argno);
-	s = (DupExpanded *) quality_expanded(d, &dup_methods);
-	if (s && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
-		MemoryContextGetParent(s->hdr.eoh_context) == aggcxt)
-		return s;
-	dup_view(d, &v);
-	s = dup_new(aggcxt, v.tolerance);
-	for (i = 0; i < v.n; i++)
-		dup_add(s, v.records[i].hash, v.records[i].ts,
-				v.arena + v.records[i].off, v.records[i].len);
-	return s;
+		return dup_work_new(tolerance, 2, 64);
+	dup_view(PG_GETARG_DATUM(argno), &v);
+	w = dup_work_new(v.tolerance, v.n, v.arena_len);
+	return dup_add_view(w, &v);
 }
 
 static void
@@ -257,12 +325,12 @@ PG_FUNCTION_INFO_V1(apivalue_near_duplicate_accum);
 Datum
 apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "near_duplicate_count");
-	DupExpanded *s;
+	DupWork    *w;
 	text	   *fp;
 	TimestampTz ts;
 	int64		tol;
 
+	quality_agg_context(fcinfo, "near_duplicate_count");
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -285,24 +353,23 @@ apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 	quality_check_finite(ts, "event time");
 	fp = PG_GETARG_TEXT_PP(1);
 
-	s = dup_for_update(fcinfo, 0, aggcxt, tol);
-	check_tolerance(s->tolerance, tol);
-	dup_add(s,
-			hash_bytes_extended((const unsigned char *) VARDATA_ANY(fp),
-								VARSIZE_ANY_EXHDR(fp), 0),
-			ts, VARDATA_ANY(fp), VARSIZE_ANY_EXHDR(fp));
-	PG_RETURN_DATUM(EOHPGetRWDatum(&s->hdr));
+	w = dup_for_update(fcinfo, 0, tol);
+	check_tolerance(w->tolerance, tol);
+	w = dup_add(w,
+				hash_bytes_extended((const unsigned char *) VARDATA_ANY(fp),
+									VARSIZE_ANY_EXHDR(fp), 0),
+				ts, VARDATA_ANY(fp), VARSIZE_ANY_EXHDR(fp));
+	PG_RETURN_POINTER(w);
 }
 
 PG_FUNCTION_INFO_V1(apivalue_near_duplicate_combine);
 Datum
 apivalue_near_duplicate_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "near_duplicate_count");
-	DupExpanded *s;
+	DupWork    *w;
 	DupView		v;
-	int32		i;
 
+	quality_agg_context(fcinfo, "near_duplicate_count");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -310,12 +377,10 @@ apivalue_near_duplicate_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	dup_view(PG_GETARG_DATUM(1), &v);
-	s = dup_for_update(fcinfo, 0, aggcxt, v.tolerance);
-	check_tolerance(s->tolerance, v.tolerance);
-	for (i = 0; i < v.n; i++)
-		dup_add(s, v.records[i].hash, v.records[i].ts,
-				v.arena + v.records[i].off, v.records[i].len);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&s->hdr));
+	w = dup_for_update(fcinfo, 0, v.tolerance);
+	check_tolerance(w->tolerance, v.tolerance);
+	w = dup_add_view(w, &v);
+	PG_RETURN_POINTER(w);
 }
 
 static int

@@ -6,13 +6,17 @@
  * Both detectors ask "where are the holes": between the sequence numbers a
  * device sent, or between events more than max_gap apart.  The state is a
  * range set (see quality_gap.h): sorted disjoint ranges plus a buffer of raw
- * values not merged yet.  A row appends to the buffer (amortized O(1), no
- * palloc); a full buffer is sorted once and merged into the ranges, so a
- * healthy device (a contiguous counter, a steady heartbeat) costs a single
- * range however many rows it has.  Combining two states is a merge of two
- * sorted range lists: exact, whatever the split of the rows.
+ * values not merged yet, in one varlena (the working form, quality_common.h).
+ * A row appends to the buffer in place (no palloc); when the state is full
+ * the buffer is sorted once and merged into the ranges, and the state
+ * doubles only when the ranges fill more than half of it, so a healthy
+ * device (a contiguous counter, a steady heartbeat) costs a single range
+ * and a state of 64 to a few hundred bytes however many rows it has.
+ * Combining two states is a merge of two sorted range lists: exact,
+ * whatever the split of the rows.
  *
- * Cost: O(n log b) time for n rows with buffer size b, memory O(ranges + b).
+ * Cost: O(n log b) time for n rows with buffer size b (at most the state's
+ * capacity), memory O(ranges).
  *
  * src/quality_gap.c
  *
@@ -33,9 +37,6 @@
 #include "quality_common.h"
 #include "quality_gap.h"
 
-/* Raw values buffered before a sort-and-merge. */
-#define RANGESET_BUFFER_MAX 65536
-
 typedef struct RangeSetFlat
 {
 	int32		vl_len_;
@@ -50,31 +51,29 @@ typedef struct RangeSetFlat
 
 #define RANGESET_HDRSZ offsetof(RangeSetFlat, ranges)
 
-typedef struct RangeSetExpanded RangeSetExpanded;
-struct RangeSetExpanded
+/*
+ * Working form (during aggregation; see quality_common.h): the flat header,
+ * then the ranges followed by raw values not merged yet, then free room up
+ * to the varlena size.
+ */
+typedef struct RangeSetWork
 {
-	ExpandedObjectHeader hdr;
+	int32		vl_len_;		/* the capacity, not the content */
+	uint8		version;		/* QUALITY_WORK_RANGESET */
 	uint8		kind;
+	uint16		unused;
+	int32		nranges;
 	int64		join;
 	int64		rows;
-	int64	   *ranges;
-	int32		nranges;		/* ranges in use (pairs) */
-	int32		rcap;			/* capacity in int64 elements */
-	int64	   *buf;
-	int32		nbuf;
-	int32		bcap;
-};
+	int32		nbuf;			/* raw values after the ranges */
+	int32		unused2;
+	int64		data[FLEXIBLE_ARRAY_MEMBER];	/* ranges[2 * nranges], buf[nbuf] */
+} RangeSetWork;
 
-static Size rangeset_get_flat_size(ExpandedObjectHeader *eohptr);
-static void rangeset_flatten_into(ExpandedObjectHeader *eohptr,
-								  void *result, Size allocated_size);
-
-static void rangeset_merge(struct RangeSetExpanded *rs, const RangeSetView *v);
-
-static const ExpandedObjectMethods rangeset_methods = {
-	rangeset_get_flat_size,
-	rangeset_flatten_into
-};
+#define RANGESET_WORK_HDRSZ offsetof(RangeSetWork, data)
+#define RANGESET_WORK_CAP(w) \
+	((int64) ((VARSIZE(w) - RANGESET_WORK_HDRSZ) / sizeof(int64)))
+#define RANGESET_WORK_USED(w) (2 * (int64) (w)->nranges + (w)->nbuf)
 
 static const char *
 kind_type_name(uint8 kind)
@@ -145,39 +144,85 @@ merge_ranges(const int64 *a, int32 na, const int64 *b, int32 nb, bool b_pairs,
 	return n;
 }
 
-/* Sort the buffer and merge it into the ranges. */
-static void
-rangeset_compact(RangeSetExpanded *rs)
+/*
+ * A new, empty working state with room for at least nvalues int64 values
+ * (want: as many as fit below 1 GB, up to want), in the current memory
+ * context.
+ */
+static RangeSetWork *
+rangeset_work_new(uint8 kind, int64 join, int64 nvalues, int64 want)
 {
-	int64	   *out;
-	int32		n;
+	RangeSetWork *w;
 
-	if (rs->nbuf == 0)
-		return;
-	qsort(rs->buf, rs->nbuf, sizeof(int64), cmp_int64);
-	out = MemoryContextAllocHuge(rs->hdr.eoh_context,
-								 sizeof(int64) * 2 * ((Size) rs->nranges + rs->nbuf));
-	n = merge_ranges(rs->ranges, rs->nranges, rs->buf, rs->nbuf, false,
-					 rs->join, out);
-	if (rs->ranges)
-		pfree(rs->ranges);
-	rs->ranges = out;
-	rs->nranges = n;
-	rs->rcap = 2 * (n > 0 ? n : 0) + 2 * rs->nbuf;
-	rs->nbuf = 0;
+	w = (RangeSetWork *) quality_work_alloc(RANGESET_WORK_HDRSZ +
+											sizeof(int64) * (Size) Max(nvalues, 0),
+											RANGESET_WORK_HDRSZ +
+											sizeof(int64) * (Size) Max(want, 0),
+											QUALITY_WORK_RANGESET,
+											kind_type_name(kind));
+	w->kind = kind;
+	w->join = join;
+	return w;
 }
 
-static RangeSetExpanded *
-rangeset_new(MemoryContext parent, uint8 kind, int64 join)
+/*
+ * Sort the raw values of w and merge them with its ranges into a new array
+ * (current memory context); returns the pairs, *n their count.  The buffer
+ * of w is sorted in place (same content) when it is the caller's own state,
+ * a copy of it otherwise.
+ */
+static int64 *
+rangeset_work_merged(RangeSetWork *w, int32 *n, bool own)
 {
-	MemoryContext cxt = quality_state_context(parent);
-	RangeSetExpanded *rs;
+	int64	   *buf = w->data + 2 * (Size) w->nranges;
+	int64	   *out;
 
-	rs = MemoryContextAllocZero(cxt, sizeof(RangeSetExpanded));
-	EOH_init_header(&rs->hdr, &rangeset_methods, cxt);
-	rs->kind = kind;
-	rs->join = join;
-	return rs;
+	if (!own && w->nbuf > 1)
+	{
+		int64	   *copy = palloc(sizeof(int64) * (Size) w->nbuf);
+
+		memcpy(copy, buf, sizeof(int64) * (Size) w->nbuf);
+		buf = copy;
+	}
+	qsort(buf, w->nbuf, sizeof(int64), cmp_int64);
+	out = palloc(sizeof(int64) * 2 * ((Size) w->nranges + w->nbuf));
+	*n = merge_ranges(w->data, w->nranges, buf, w->nbuf, false, w->join, out);
+	if (buf != w->data + 2 * (Size) w->nranges)
+		pfree(buf);
+	return out;
+}
+
+/*
+ * w with room for one more value: the raw values merged into the ranges,
+ * and, when the ranges then fill more than half of it, a copy twice as
+ * large as they need (current memory context; the caller returns it and the
+ * executor adopts it).  Each merge thus handles about as many new values as
+ * there are ranges, and the state stays O(ranges).
+ */
+static RangeSetWork *
+rangeset_work_make_room(RangeSetWork *w)
+{
+	int64	   *ranges = w->data;
+	int32		n = w->nranges;
+	RangeSetWork *nw;
+
+	if (w->nbuf > 0)
+		ranges = rangeset_work_merged(w, &n, true);
+	if (4 * (int64) n + 2 <= RANGESET_WORK_CAP(w))
+		nw = w;
+	else
+	{
+		nw = rangeset_work_new(w->kind, w->join, 2 * (int64) n + 1,
+							   4 * (int64) n + 2);
+		nw->rows = w->rows;
+	}
+	if (ranges != nw->data)
+		memcpy(nw->data, ranges, sizeof(int64) * 2 * (Size) n);
+	if (ranges != w->data)
+		pfree(ranges);
+	nw->nranges = n;
+	nw->nbuf = 0;
+	return nw;
 }
 
 /*
@@ -185,12 +230,24 @@ rangeset_new(MemoryContext parent, uint8 kind, int64 join)
  * ranges are sorted, disjoint and not joinable (the invariant every reader
  * relies on).
  */
+static void
+rangeset_check_ranges(const int64 *ranges, int32 n, int64 join, uint8 kind)
+{
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (ranges[2 * i] > ranges[2 * i + 1] ||
+			(i > 0 && joins(ranges[2 * i - 1], ranges[2 * i], join)))
+			quality_corrupt(kind_type_name(kind), "ranges are not sorted and disjoint");
+	}
+}
+
 static const RangeSetFlat *
 rangeset_check_flat(struct varlena *v, uint8 kind)
 {
 	const RangeSetFlat *f = (const RangeSetFlat *) v;
 	Size		size = VARSIZE(v);
-	int32		i;
 
 	if (size < RANGESET_HDRSZ)
 		quality_corrupt(kind_type_name(kind), "value is too short");
@@ -206,67 +263,71 @@ rangeset_check_flat(struct varlena *v, uint8 kind)
 		quality_corrupt(kind_type_name(kind), "invalid join distance");
 	if (f->rows < 0)
 		quality_corrupt(kind_type_name(kind), "negative row count");
-	for (i = 0; i < f->nranges; i++)
-	{
-		if (f->ranges[2 * i] > f->ranges[2 * i + 1] ||
-			(i > 0 && joins(f->ranges[2 * i - 1], f->ranges[2 * i], f->join)))
-			quality_corrupt(kind_type_name(kind), "ranges are not sorted and disjoint");
-	}
+	rangeset_check_ranges(f->ranges, f->nranges, f->join, kind);
 	return f;
 }
 
-static Size
-rangeset_get_flat_size(ExpandedObjectHeader *eohptr)
+/*
+ * Check a working state that did not come from this call (a partial
+ * aggregate's transition value from a parallel worker): the same checks,
+ * with the counts bounded by the capacity.
+ */
+static RangeSetWork *
+rangeset_check_work(struct varlena *v, uint8 kind)
 {
-	RangeSetExpanded *rs = (RangeSetExpanded *) eohptr;
+	RangeSetWork *w = (RangeSetWork *) v;
 
-	rangeset_compact(rs);
-	return RANGESET_HDRSZ + sizeof(int64) * 2 * (Size) rs->nranges;
+	if (VARSIZE(v) < RANGESET_WORK_HDRSZ)
+		quality_corrupt(kind_type_name(kind), "value is too short");
+	if (w->kind != kind)
+		quality_corrupt(kind_type_name(kind), "value is a summary of another kind");
+	if (w->nranges < 0 || w->nbuf < 0 ||
+		RANGESET_WORK_USED(w) > RANGESET_WORK_CAP(w))
+		quality_corrupt(kind_type_name(kind), "range count does not match the size");
+	if (w->join < 0 || (kind == RANGESET_KIND_SEQUENCE && w->join != 1))
+		quality_corrupt(kind_type_name(kind), "invalid join distance");
+	if (w->rows < 0)
+		quality_corrupt(kind_type_name(kind), "negative row count");
+	rangeset_check_ranges(w->data, w->nranges, w->join, kind);
+	return w;
 }
 
-static void
-rangeset_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-					  Size allocated_size)
-{
-	RangeSetExpanded *rs = (RangeSetExpanded *) eohptr;
-	RangeSetFlat *f = (RangeSetFlat *) result;
-
-	rangeset_compact(rs);
-	Assert(allocated_size == RANGESET_HDRSZ + sizeof(int64) * 2 * (Size) rs->nranges);
-	memset(f, 0, RANGESET_HDRSZ);
-	SET_VARSIZE(f, allocated_size);
-	f->version = QUALITY_STATE_VERSION;
-	f->kind = rs->kind;
-	f->nranges = rs->nranges;
-	f->join = rs->join;
-	f->rows = rs->rows;
-	if (rs->nranges > 0)
-		memcpy(f->ranges, rs->ranges, sizeof(int64) * 2 * rs->nranges);
-}
-
+/*
+ * Fill *view from a range set datum: flat (checked), or working, whose raw
+ * values are then merged into a copy (read paths never modify a value: a
+ * final function's argument may be finalized again, and a value could
+ * come straight from a table).
+ */
 void
 rangeset_view(Datum d, uint8 kind, RangeSetView *view)
 {
-	ExpandedObjectHeader *eoh = quality_expanded(d, &rangeset_methods);
+	struct varlena *v = PG_DETOAST_DATUM(d);
 
-	if (eoh)
+	if (VARSIZE(v) > VARHDRSZ &&
+		((uint8 *) VARDATA(v))[0] == QUALITY_WORK_RANGESET)
 	{
-		RangeSetExpanded *rs = (RangeSetExpanded *) eoh;
+		RangeSetWork *w = rangeset_check_work(v, kind);
 
-		if (rs->kind != kind)
-			quality_corrupt(kind_type_name(kind), "value is a summary of another kind");
-		rangeset_compact(rs);
-		view->kind = rs->kind;
-		view->join = rs->join;
-		view->rows = rs->rows;
-		view->nranges = rs->nranges;
-		view->ranges = rs->ranges;
+		view->kind = w->kind;
+		view->join = w->join;
+		view->rows = w->rows;
+		if (w->nbuf == 0)
+		{
+			view->nranges = w->nranges;
+			view->ranges = w->data;
+		}
+		else
+		{
+			int32		n;
+
+			view->ranges = rangeset_work_merged(w, &n, false);
+			view->nranges = n;
+		}
 	}
 	else
 	{
-		const RangeSetFlat *f;
+		const RangeSetFlat *f = rangeset_check_flat(v, kind);
 
-		f = rangeset_check_flat(PG_DETOAST_DATUM(d), kind);
 		view->kind = f->kind;
 		view->join = f->join;
 		view->rows = f->rows;
@@ -275,89 +336,111 @@ rangeset_view(Datum d, uint8 kind, RangeSetView *view)
 	}
 }
 
+/* The flat form of a view, palloc'd. */
+static struct varlena *
+rangeset_flat_from_view(const RangeSetView *v)
+{
+	Size		size = RANGESET_HDRSZ + sizeof(int64) * 2 * (Size) v->nranges;
+	RangeSetFlat *f = palloc0(size);
+
+	SET_VARSIZE(f, size);
+	f->version = QUALITY_STATE_VERSION;
+	f->kind = v->kind;
+	f->nranges = v->nranges;
+	f->join = v->join;
+	f->rows = v->rows;
+	if (v->nranges > 0)
+		memcpy(f->ranges, v->ranges, sizeof(int64) * 2 * (Size) v->nranges);
+	return (struct varlena *) f;
+}
+
+struct varlena *
+rangeset_work_flatten(struct varlena *work)
+{
+	RangeSetView v;
+	uint8		kind = ((RangeSetWork *) work)->kind;
+
+	if (VARSIZE(work) < RANGESET_WORK_HDRSZ)
+		quality_corrupt("apivalue.sequence_summary", "value is too short");
+	if (kind != RANGESET_KIND_SEQUENCE && kind != RANGESET_KIND_TIME)
+		quality_corrupt("apivalue.sequence_summary", "unknown summary kind");
+	rangeset_view(PointerGetDatum(work), kind, &v);
+	return rangeset_flat_from_view(&v);
+}
+
 /*
- * The state of argument argno, ready to be modified in place: our expanded
- * object, or a new one (empty, or expanded from a flat value).
+ * The state of argument argno, ready to be modified in place: the
+ * aggregate's working state, or a new one (empty, or holding a flat value
+ * given as the state).  A new one is in the current memory context; the
+ * caller returns it and the executor copies it into the aggregate context.
  */
-static RangeSetExpanded *
-rangeset_for_update(FunctionCallInfo fcinfo, int argno, MemoryContext aggcxt,
-					uint8 kind, int64 join)
+static RangeSetWork *
+rangeset_for_update(FunctionCallInfo fcinfo, int argno, uint8 kind, int64 join)
 {
-	RangeSetExpanded *rs;
-	Datum		d;
+	RangeSetWork *w;
+	RangeSetView v;
 
-	if (PG_ARGISNULL(argno))
-		return rangeset_new(aggcxt, kind, join);
-	d = PG_GETARG_DATUM(argno);
-	rs = (RangeSetExpanded *) quality_expanded(d, &rangeset_methods);
-	if (rs && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
-		MemoryContextGetParent(rs->hdr.eoh_context) == aggcxt)
+	w = (RangeSetWork *) quality_work_arg(fcinfo, argno, QUALITY_WORK_RANGESET);
+	if (w)
 	{
-		if (rs->kind != kind)
+		if (w->kind != kind)
 			quality_corrupt(kind_type_name(kind), "value is a summary of another kind");
-		return rs;
+		return w;
 	}
-	{
-		RangeSetView v;
-
-		/* Not ours to modify: copy it into a new expanded state. */
-		rangeset_view(d, kind, &v);
-		rs = rangeset_new(aggcxt, kind, v.join);
-		rangeset_merge(rs, &v);
-	}
-	return rs;
+	if (PG_ARGISNULL(argno))
+		return rangeset_work_new(kind, join, 0, 0);
+	rangeset_view(PG_GETARG_DATUM(argno), kind, &v);
+	w = rangeset_work_new(kind, v.join, 2 * (int64) v.nranges + 1,
+						  4 * (int64) v.nranges + 2);
+	w->rows = v.rows;
+	w->nranges = v.nranges;
+	if (v.nranges > 0)
+		memcpy(w->data, v.ranges, sizeof(int64) * 2 * (Size) v.nranges);
+	return w;
 }
 
-static inline void
-rangeset_add(RangeSetExpanded *rs, int64 value)
+static inline RangeSetWork *
+rangeset_add(RangeSetWork *w, int64 value)
 {
-	if (rs->nbuf >= rs->bcap)
-	{
-		if (rs->bcap >= RANGESET_BUFFER_MAX)
-			rangeset_compact(rs);
-		else
-			quality_reserve((void **) &rs->buf, &rs->bcap, (int64) rs->nbuf + 1,
-							sizeof(int64), rs->hdr.eoh_context);
-	}
-	rs->buf[rs->nbuf++] = value;
-	rs->rows++;
+	if (RANGESET_WORK_USED(w) >= RANGESET_WORK_CAP(w))
+		w = rangeset_work_make_room(w);
+	w->data[RANGESET_WORK_USED(w)] = value;
+	w->nbuf++;
+	w->rows++;
+	return w;
 }
 
-/* Merge the ranges of view v into rs. */
-static void
-rangeset_merge(RangeSetExpanded *rs, const RangeSetView *v)
+/* Merge the ranges of view v into w; returns the state to keep. */
+static RangeSetWork *
+rangeset_merge(RangeSetWork *w, const RangeSetView *v)
 {
 	int64	   *out;
 	int32		n;
 
-	if (v->join != rs->join)
+	if (v->join != w->join)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine dead-time summaries with different max_gap values")));
-	rangeset_compact(rs);
-	rs->rows += v->rows;
+	if (w->nbuf > 0)
+		w = rangeset_work_make_room(w);
+	w->rows += v->rows;
 	if (v->nranges == 0)
-		return;
-	out = MemoryContextAllocHuge(rs->hdr.eoh_context,
-								 sizeof(int64) * 2 * ((Size) rs->nranges + v->nranges));
-	n = merge_ranges(rs->ranges, rs->nranges, v->ranges, v->nranges, true,
-					 rs->join, out);
-	if (rs->ranges)
-		pfree(rs->ranges);
-	rs->ranges = out;
-	rs->nranges = n;
-	rs->rcap = 2 * (rs->nranges);
-}
+		return w;
+	out = palloc(sizeof(int64) * 2 * ((Size) w->nranges + v->nranges));
+	n = merge_ranges(w->data, w->nranges, v->ranges, v->nranges, true,
+					 w->join, out);
+	if (2 * (int64) n + 1 > RANGESET_WORK_CAP(w))
+	{
+		RangeSetWork *nw = rangeset_work_new(w->kind, w->join, 2 * (int64) n + 1,
+							   4 * (int64) n + 2);
 
-/* A flat copy of an expanded state in the current memory context. */
-static Datum
-rangeset_flat_copy(RangeSetExpanded *rs)
-{
-	Size		size = rangeset_get_flat_size(&rs->hdr);
-	void	   *result = palloc(size);
-
-	rangeset_flatten_into(&rs->hdr, result, size);
-	return PointerGetDatum(result);
+		nw->rows = w->rows;
+		w = nw;
+	}
+	memcpy(w->data, out, sizeof(int64) * 2 * (Size) n);
+	w->nranges = n;
+	pfree(out);
+	return w;
 }
 
 /* ---------- type I/O (hex text, binary as is, both validated) ---------- */
@@ -410,18 +493,18 @@ PG_FUNCTION_INFO_V1(apivalue_sequence_summary_accum);
 Datum
 apivalue_sequence_summary_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "sequence_summary");
-	RangeSetExpanded *rs;
+	RangeSetWork *w;
 
+	quality_agg_context(fcinfo, "sequence_summary");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	rs = rangeset_for_update(fcinfo, 0, aggcxt, RANGESET_KIND_SEQUENCE, 1);
-	rangeset_add(rs, PG_GETARG_INT64(1));
-	PG_RETURN_DATUM(EOHPGetRWDatum(&rs->hdr));
+	w = rangeset_for_update(fcinfo, 0, RANGESET_KIND_SEQUENCE, 1);
+	w = rangeset_add(w, PG_GETARG_INT64(1));
+	PG_RETURN_POINTER(w);
 }
 
 /*
@@ -432,11 +515,11 @@ PG_FUNCTION_INFO_V1(apivalue_dead_time_summary_accum);
 Datum
 apivalue_dead_time_summary_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "dead_time");
-	RangeSetExpanded *rs;
+	RangeSetWork *w;
 	TimestampTz ts;
 	int64		max_gap;
 
+	quality_agg_context(fcinfo, "dead_time");
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -457,14 +540,14 @@ apivalue_dead_time_summary_accum(PG_FUNCTION_ARGS)
 	}
 	ts = PG_GETARG_TIMESTAMPTZ(1);
 	quality_check_finite(ts, "event time");
-	rs = rangeset_for_update(fcinfo, 0, aggcxt, RANGESET_KIND_TIME, max_gap);
-	if (rs->join != max_gap)
+	w = rangeset_for_update(fcinfo, 0, RANGESET_KIND_TIME, max_gap);
+	if (w->join != max_gap)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_gap must be the same for every row of a group"),
 				 errhint("Pass a constant max_gap.")));
-	rangeset_add(rs, ts);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&rs->hdr));
+	w = rangeset_add(w, ts);
+	PG_RETURN_POINTER(w);
 }
 
 /*
@@ -474,10 +557,10 @@ apivalue_dead_time_summary_accum(PG_FUNCTION_ARGS)
 static Datum
 rangeset_combine(FunctionCallInfo fcinfo, uint8 kind)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "rollup");
-	RangeSetExpanded *rs;
+	RangeSetWork *w;
 	RangeSetView v;
 
+	quality_agg_context(fcinfo, "rollup");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -485,9 +568,9 @@ rangeset_combine(FunctionCallInfo fcinfo, uint8 kind)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	rangeset_view(PG_GETARG_DATUM(1), kind, &v);
-	rs = rangeset_for_update(fcinfo, 0, aggcxt, kind, v.join);
-	rangeset_merge(rs, &v);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&rs->hdr));
+	w = rangeset_for_update(fcinfo, 0, kind, v.join);
+	w = rangeset_merge(w, &v);
+	PG_RETURN_POINTER(w);
 }
 
 PG_FUNCTION_INFO_V1(apivalue_sequence_summary_combine);
@@ -509,13 +592,18 @@ PG_FUNCTION_INFO_V1(apivalue_rangeset_final);
 Datum
 apivalue_rangeset_final(PG_FUNCTION_ARGS)
 {
-	ExpandedObjectHeader *eoh;
+	struct varlena *w;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	eoh = quality_expanded(PG_GETARG_DATUM(0), &rangeset_methods);
-	if (eoh)
-		PG_RETURN_DATUM(rangeset_flat_copy((RangeSetExpanded *) eoh));
+	w = quality_work_arg(fcinfo, 0, QUALITY_WORK_RANGESET);
+	if (w)
+	{
+		RangeSetView v;
+
+		rangeset_view(PointerGetDatum(w), ((RangeSetWork *) w)->kind, &v);
+		PG_RETURN_POINTER(rangeset_flat_from_view(&v));
+	}
 	PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0))));
 }
 

@@ -29,7 +29,7 @@
 #define RANGESET_KIND_SEQUENCE	1
 #define RANGESET_KIND_TIME		2
 
-/* Read-only view of a range set, flat or expanded. */
+/* Read-only view of a range set, flat or working. */
 typedef struct RangeSetView
 {
 	uint8		kind;
@@ -54,7 +54,7 @@ typedef struct SequenceGapCounts
 
 /*
  * Fill *view from a datum of type apivalue.sequence_summary or
- * apivalue.dead_time_summary (flat, toasted or expanded) and check it is of
+ * apivalue.dead_time_summary (flat, toasted or a working state) and check it is of
  * the expected kind.  The view points into memory that lives as long as the
  * datum (or a detoasted copy in the current context).
  */

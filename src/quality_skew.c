@@ -15,8 +15,10 @@
  *	   client_ts), events stamped earlier than an event that arrived before
  *	   them.
  * Exact medians and arrival order need every event, so the state is 24
- * bytes per event; it is appended in place (no per-row palloc), sorted once
- * when read, and two states merge by concatenation.
+ * bytes per event; during aggregation it is a working state (the flat layout
+ * with free room after the events, quality_common.h) appended in place (no
+ * per-row palloc, doubling when full), sorted once when read, and two
+ * states merge by concatenation.
  *
  * Flat form (SQL type apivalue.clock_skew_summary):
  *	 int32 vl_len_, uint8 version, uint8 sorted, uint16 unused, int32 n,
@@ -56,28 +58,18 @@ typedef struct SkewFlat
 #define SKEW_HDRSZ offsetof(SkewFlat, events)
 #define SKEW_TYPE "apivalue.clock_skew_summary"
 
-typedef struct SkewExpanded
-{
-	ExpandedObjectHeader hdr;
-	bool		sorted;
-	int32		n;
-	int32		cap;
-	SkewEvent  *events;
-} SkewExpanded;
-
-static Size skew_get_flat_size(ExpandedObjectHeader *eohptr);
-static void skew_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-							  Size allocated_size);
-
-static const ExpandedObjectMethods skew_methods = {
-	skew_get_flat_size,
-	skew_flatten_into
-};
+/*
+ * The working form is SkewFlat with version QUALITY_WORK_SKEW and a varlena
+ * size that is its capacity; n events are in use.
+ */
+#define SKEW_WORK_CAP(w) \
+	((int64) ((VARSIZE(w) - SKEW_HDRSZ) / sizeof(SkewEvent)))
 
 /* Read-only view of a summary. */
 typedef struct SkewView
 {
 	int32		n;
+	bool		sorted;
 	const SkewEvent *events;
 } SkewView;
 
@@ -103,48 +95,17 @@ cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void
-skew_sort(SkewExpanded *s)
+/* A new, empty working state with room for at least nevents events. */
+static SkewFlat *
+skew_work_new(int64 nevents)
 {
-	if (!s->sorted && s->n > 1)
-		qsort(s->events, s->n, sizeof(SkewEvent), cmp_arrival);
-	s->sorted = true;
-}
+	SkewFlat   *w;
+	Size		need = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) Max(nevents, 0);
 
-static Size
-skew_get_flat_size(ExpandedObjectHeader *eohptr)
-{
-	SkewExpanded *s = (SkewExpanded *) eohptr;
-
-	return SKEW_HDRSZ + sizeof(SkewEvent) * (Size) s->n;
-}
-
-static void
-skew_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-				  Size allocated_size)
-{
-	SkewExpanded *s = (SkewExpanded *) eohptr;
-	SkewFlat   *f = (SkewFlat *) result;
-
-	Assert(allocated_size == SKEW_HDRSZ + sizeof(SkewEvent) * (Size) s->n);
-	memset(f, 0, SKEW_HDRSZ);
-	SET_VARSIZE(f, allocated_size);
-	f->version = QUALITY_STATE_VERSION;
-	f->sorted = s->sorted;
-	f->n = s->n;
-	if (s->n > 0)
-		memcpy(f->events, s->events, sizeof(SkewEvent) * s->n);
-}
-
-static SkewExpanded *
-skew_new(MemoryContext parent)
-{
-	MemoryContext cxt = quality_state_context(parent);
-	SkewExpanded *s = MemoryContextAllocZero(cxt, sizeof(SkewExpanded));
-
-	EOH_init_header(&s->hdr, &skew_methods, cxt);
-	s->sorted = true;
-	return s;
+	/* Rounded up to a power of two: doubling as the state grows. */
+	w = (SkewFlat *) quality_work_alloc(need, need, QUALITY_WORK_SKEW, SKEW_TYPE);
+	w->sorted = true;
+	return w;
 }
 
 static const SkewFlat *
@@ -165,74 +126,133 @@ skew_check_flat(struct varlena *v)
 	return f;
 }
 
+/* The same checks for a working state, the count bounded by the capacity. */
+static const SkewFlat *
+skew_check_work(struct varlena *v)
+{
+	const SkewFlat *w = (const SkewFlat *) v;
+
+	if (VARSIZE(v) < SKEW_HDRSZ)
+		quality_corrupt(SKEW_TYPE, "value is too short");
+	if (w->n < 0 || w->n > SKEW_WORK_CAP(w))
+		quality_corrupt(SKEW_TYPE, "event count does not match the size");
+	if (w->sorted > 1)
+		quality_corrupt(SKEW_TYPE, "invalid flags");
+	return w;
+}
+
+/* The events of a summary (flat or working) as they are stored. */
+static void
+skew_raw_view(Datum d, SkewView *view)
+{
+	struct varlena *v = PG_DETOAST_DATUM(d);
+	const SkewFlat *f;
+
+	if (VARSIZE(v) > VARHDRSZ && ((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
+		f = skew_check_work(v);
+	else
+		f = skew_check_flat(v);
+	view->n = f->n;
+	view->sorted = f->sorted || f->n < 2;
+	view->events = f->events;
+}
+
 /*
- * A view of a summary; an expanded one is sorted in place first (same
- * content, arrival order), a flat unsorted one is copied and sorted.
+ * A view of a summary in arrival order: as stored when sorted, else a
+ * sorted copy (a value read is never modified).
  */
 static void
 skew_view(Datum d, SkewView *view)
 {
-	ExpandedObjectHeader *eoh = quality_expanded(d, &skew_methods);
-
-	if (eoh)
+	skew_raw_view(d, view);
+	if (!view->sorted)
 	{
-		SkewExpanded *s = (SkewExpanded *) eoh;
+		SkewEvent  *copy = palloc_array(SkewEvent, view->n);
 
-		skew_sort(s);
-		view->n = s->n;
-		view->events = s->events;
-	}
-	else
-	{
-		const SkewFlat *f = skew_check_flat(PG_DETOAST_DATUM(d));
-
-		view->n = f->n;
-		if (f->sorted || f->n < 2)
-			view->events = f->events;
-		else
-		{
-			SkewEvent  *copy = palloc_array(SkewEvent, f->n);
-
-			memcpy(copy, f->events, sizeof(SkewEvent) * f->n);
-			qsort(copy, f->n, sizeof(SkewEvent), cmp_arrival);
-			view->events = copy;
-		}
+		memcpy(copy, view->events, sizeof(SkewEvent) * view->n);
+		qsort(copy, view->n, sizeof(SkewEvent), cmp_arrival);
+		view->events = copy;
+		view->sorted = true;
 	}
 }
 
-static void
-skew_append(SkewExpanded *s, const SkewEvent *ev, int32 n)
+/* The flat form of a view, in arrival order when sort, palloc'd. */
+static struct varlena *
+skew_flat_from_view(const SkewView *v, bool sort)
+{
+	Size		size = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) v->n;
+	SkewFlat   *f = palloc(size);
+
+	memset(f, 0, SKEW_HDRSZ);
+	SET_VARSIZE(f, size);
+	f->version = QUALITY_STATE_VERSION;
+	f->n = v->n;
+	f->sorted = v->sorted;
+	if (v->n > 0)
+		memcpy(f->events, v->events, sizeof(SkewEvent) * v->n);
+	if (sort && !v->sorted)
+	{
+		qsort(f->events, f->n, sizeof(SkewEvent), cmp_arrival);
+		f->sorted = true;
+	}
+	return (struct varlena *) f;
+}
+
+struct varlena *
+skew_work_flatten(struct varlena *work)
+{
+	SkewView	v;
+
+	skew_raw_view(PointerGetDatum(work), &v);
+	return skew_flat_from_view(&v, false);
+}
+
+/*
+ * Append n events to working state w; returns the state to keep (w, or a
+ * copy twice as large in the current memory context when w is full).
+ */
+static SkewFlat *
+skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 {
 	if (n == 0)
-		return;
-	quality_reserve((void **) &s->events, &s->cap, (int64) s->n + n,
-					sizeof(SkewEvent), s->hdr.eoh_context);
-	memcpy(s->events + s->n, ev, sizeof(SkewEvent) * n);
+		return w;
+	if ((int64) w->n + n > SKEW_WORK_CAP(w))
+	{
+		SkewFlat   *nw = skew_work_new((int64) w->n + n);
+
+		nw->sorted = w->sorted;
+		nw->n = w->n;
+		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
+		w = nw;
+	}
+	memcpy(w->events + w->n, ev, sizeof(SkewEvent) * n);
 	/* Callers appending a sorted run to an empty state mark it sorted. */
-	if (n > 1 || (s->n > 0 && cmp_arrival(&s->events[s->n - 1], ev) > 0))
-		s->sorted = false;
-	s->n += n;
+	if (n > 1 || (w->n > 0 && cmp_arrival(&w->events[w->n - 1], ev) > 0))
+		w->sorted = false;
+	w->n += n;
+	return w;
 }
 
-static SkewExpanded *
-skew_for_update(FunctionCallInfo fcinfo, int argno, MemoryContext aggcxt)
+/*
+ * The state of argument argno, ready to be modified in place: the
+ * aggregate's working state, or a new one (current memory context).
+ */
+static SkewFlat *
+skew_for_update(FunctionCallInfo fcinfo, int argno)
 {
-	SkewExpanded *s;
+	SkewFlat   *w;
 	SkewView	v;
-	Datum		d;
 
+	w = (SkewFlat *) quality_work_arg(fcinfo, argno, QUALITY_WORK_SKEW);
+	if (w)
+		return w;
 	if (PG_ARGISNULL(argno))
-		return skew_new(aggcxt);
-	d = PG_GETARG_DATUM(argno);
-	s = (SkewExpanded *) quality_expanded(d, &skew_methods);
-	if (s && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
-		MemoryContextGetParent(s->hdr.eoh_context) == aggcxt)
-		return s;
-	skew_view(d, &v);
-	s = skew_new(aggcxt);
-	skew_append(s, v.events, v.n);
-	s->sorted = true;			/* a view is always in arrival order */
-	return s;
+		return skew_work_new(0);
+	skew_view(PG_GETARG_DATUM(argno), &v);
+	w = skew_work_new(v.n);
+	w = skew_append(w, v.events, v.n);
+	w->sorted = true;			/* a view is always in arrival order */
+	return w;
 }
 
 /* ---------- scalar functions ---------- */
@@ -310,11 +330,11 @@ PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_accum);
 Datum
 apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "clock_skew_summary");
-	SkewExpanded *s;
+	SkewFlat   *w;
 	SkewEvent	ev;
 	TimestampTz sent;
 
+	quality_agg_context(fcinfo, "clock_skew_summary");
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 	{
 		if (PG_ARGISNULL(0))
@@ -329,17 +349,17 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	quality_check_finite(ev.received, "received_at");
 	ev.offset = sent - ev.received;
 
-	s = skew_for_update(fcinfo, 0, aggcxt);
-	if (s->n < s->cap)
+	w = skew_for_update(fcinfo, 0);
+	if (w->n < SKEW_WORK_CAP(w))
 	{
 		/* Fast path: room left, no reallocation. */
-		if (s->sorted && s->n > 0 && cmp_arrival(&s->events[s->n - 1], &ev) > 0)
-			s->sorted = false;
-		s->events[s->n++] = ev;
+		if (w->sorted && w->n > 0 && cmp_arrival(&w->events[w->n - 1], &ev) > 0)
+			w->sorted = false;
+		w->events[w->n++] = ev;
 	}
 	else
-		skew_append(s, &ev, 1);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&s->hdr));
+		w = skew_append(w, &ev, 1);
+	PG_RETURN_POINTER(w);
 }
 
 /* Combine (and rollup transition): concatenate, sort when read. */
@@ -347,41 +367,35 @@ PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
 apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "rollup");
-	SkewExpanded *s;
+	SkewFlat   *w;
 	SkewView	v;
 
+	quality_agg_context(fcinfo, "rollup");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	skew_view(PG_GETARG_DATUM(1), &v);
-	s = skew_for_update(fcinfo, 0, aggcxt);
-	skew_append(s, v.events, v.n);
-	PG_RETURN_DATUM(EOHPGetRWDatum(&s->hdr));
+	skew_raw_view(PG_GETARG_DATUM(1), &v);
+	w = skew_for_update(fcinfo, 0);
+	w = skew_append(w, v.events, v.n);
+	PG_RETURN_POINTER(w);
 }
 
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_final);
 Datum
 apivalue_clock_skew_summary_final(PG_FUNCTION_ARGS)
 {
-	ExpandedObjectHeader *eoh;
-	Size		size;
-	void	   *result;
+	SkewView	v;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	eoh = quality_expanded(PG_GETARG_DATUM(0), &skew_methods);
-	if (!eoh)
+	if (!quality_work_arg(fcinfo, 0, QUALITY_WORK_SKEW))
 		PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0))));
 	/* Store sorted, so readers of the stored summary need not sort. */
-	skew_sort((SkewExpanded *) eoh);
-	size = skew_get_flat_size(eoh);
-	result = palloc(size);
-	skew_flatten_into(eoh, result, size);
-	PG_RETURN_POINTER(result);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
+	PG_RETURN_POINTER(skew_flat_from_view(&v, true));
 }
 
 /* ---------- accessors ---------- */
