@@ -71,16 +71,22 @@ FROM apivalue.ttfv_report('user_events', 'user_id', 'ts',
 ORDER BY cohort_start;
 
 \echo
-\echo '== 3. API usage by endpoint, ids normalized (plain SQL)'
-SELECT regexp_replace(regexp_replace(endpoint, '/[0-9]+(/|$)', '/{id}\1'), '/[0-9a-f]{10}(/|$)', '/{key}\1') AS endpoint,
-       count(*) AS calls,
-       count(DISTINCT user_id) AS users,
-       round(100.0 * count(*) FILTER (WHERE status >= 500) / count(*), 2) AS server_err_pct,
-       round(100.0 * count(*) FILTER (WHERE status BETWEEN 400 AND 499) / count(*), 2) AS client_err_pct,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1) AS p50_ms,
-       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::numeric, 1) AS p95_ms
-FROM sample.events WHERE endpoint IS NOT NULL
-GROUP BY 1 ORDER BY calls DESC LIMIT 12;
+\echo '== 3. API usage by endpoint over the whole period, ids normalized (apivalue.api_usage, weekly rows summed)'
+SELECT endpoint, sum(calls) AS calls,
+       round(100 * (sum(server_error_rate * calls) / sum(calls))::numeric, 2) AS server_err_pct,
+       round(100 * (sum(client_error_rate * calls) / sum(calls))::numeric, 2) AS client_err_pct
+FROM apivalue.api_usage('user_events', 'ts', 'endpoint', 'user_id', 'status', 'latency_ms', period => 'week')
+GROUP BY endpoint ORDER BY calls DESC LIMIT 8;
+
+\echo
+\echo '== 3b. Latency and errors per endpoint and plan tier (apivalue.latency_summary, mergeable; p95 within 1 %)'
+SELECT apivalue.normalize_step(endpoint) AS endpoint, plan_tier,
+       apivalue.calls(apivalue.rollup(s)) AS calls,
+       round(apivalue.server_error_rate(apivalue.rollup(s))::numeric, 4) AS server_errors,
+       round(apivalue.approx_percentile(apivalue.rollup(s), 0.95)::numeric, 1) AS p95_ms
+FROM (SELECT endpoint, plan_tier, apivalue.latency_summary(latency_ms, status) AS s
+      FROM user_events WHERE endpoint LIKE 'POST /v1/search%' OR endpoint LIKE 'GET /v1/items/%' GROUP BY 1, 2) q
+GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo
 \echo '== 4. Weekly retention of signup cohorts, % making api_calls in week N (apivalue.cohort_retention)'
@@ -108,25 +114,48 @@ WHERE NOT flagged_low_count
 ORDER BY rank LIMIT 8;
 
 \echo
-\echo '== 5. Experiments: conversion within 14 days of first exposure, by variant (plain SQL)'
-WITH x AS (
-  SELECT user_id, payload->>'experiment' AS experiment, min(ts) AS at,
-         min(payload->>'variant') AS variant, count(DISTINCT payload->>'variant') AS variants
-  FROM sample.events WHERE event = 'experiment_exposure' GROUP BY 1, 2
-), c AS (
-  SELECT x.experiment, x.variant, x.user_id,
-         bool_or(o.user_id IS NOT NULL) AS converted
-  FROM x LEFT JOIN sample.events o
-    ON o.user_id = x.user_id
-   AND o.event = CASE x.experiment WHEN 'onboarding_v2' THEN 'first_call' ELSE 'upgrade' END
-   AND o.ts BETWEEN x.at AND x.at + interval '14 days'
-  WHERE x.variants = 1
-  GROUP BY 1, 2, 3
-)
-SELECT experiment, variant, count(*) AS users, count(*) FILTER (WHERE converted) AS converted,
-       round(100.0 * count(*) FILTER (WHERE converted) / count(*), 1) AS conversion_pct,
-       round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY experiment), 1) AS share_of_users_pct
-FROM c GROUP BY 1, 2 ORDER BY 1, 2;
+\echo '== 5. Experiments (apivalue.experiment_report): onboarding_v2 has a true lift; pricing_page has a broken split, so no lift is reported'
+SELECT 'onboarding_v2' AS experiment, variant, users, converted, round(conversion_rate::numeric, 3) AS rate,
+       round(diff_vs_control::numeric, 3) AS diff, round(diff_ci_low::numeric, 3) AS ci_low,
+       round(diff_ci_high::numeric, 3) AS ci_high, p_value < 0.001 AS p_below_0_001, excluded_users,
+       round(srm_p_value::numeric, 4) AS srm_p, srm_flagged
+FROM apivalue.experiment_report('user_events', 'user_id', 'ts', $$payload->>'variant'$$,
+       $$event = 'experiment_exposure' AND payload->>'experiment' = 'onboarding_v2'$$, $$event = 'first_call'$$)
+UNION ALL
+SELECT 'pricing_page', variant, users, converted, round(conversion_rate::numeric, 3),
+       round(diff_vs_control::numeric, 3), round(diff_ci_low::numeric, 3),
+       round(diff_ci_high::numeric, 3), p_value < 0.001, excluded_users,
+       round(srm_p_value::numeric, 4), srm_flagged
+FROM apivalue.experiment_report('user_events', 'user_id', 'ts', $$payload->>'variant'$$,
+       $$event = 'experiment_exposure' AND payload->>'experiment' = 'pricing_page'$$, $$event = 'upgrade'$$)
+ORDER BY 1, 2;
+
+\echo
+\echo '== 5b. Funnel report: 14 days, users who revoked their key between steps 2 and 3 excluded, by plan at signup (apivalue.funnel_report)'
+SELECT breakdown_value AS plan, step, step_label, users,
+       round(conversion_from_start::numeric, 3) AS from_start,
+       round(conversion_from_previous::numeric, 3) AS from_previous,
+       median_time_from_previous AS median_time, excluded_users
+FROM apivalue.funnel_report('user_events', 'user_id', 'ts',
+       ARRAY[$$event = 'signup'$$, $$event = 'create_key'$$, $$event = 'first_call'$$, $$event = 'upgrade'$$],
+       '14 days', step_labels => ARRAY['signup', 'create key', 'first call', 'upgrade'],
+       exclusions => ARRAY[$$event = 'revoke_key'$$], exclusion_steps => ARRAY[int4range(2, 3, '[]')],
+       breakdown => 'plan_tier')
+ORDER BY plan, step;
+
+\echo
+\echo '== 5c. Time to first call, honestly: naive median over users who got there vs Kaplan-Meier median (apivalue.ttfv_report)'
+SELECT cohort_start::date AS cohort, users_started, users_reached, p50 AS naive_median, km_median
+FROM apivalue.ttfv_report('user_events', 'user_id', 'ts', $$event = 'signup'$$, $$event = 'first_call'$$,
+                          period => 'month', since => '2026-01-01', until => '2026-04-01')
+ORDER BY cohort_start;
+\echo 'Share still without a first call after 1, 7 and 30 days, with 95 % interval (apivalue.ttfv_survival)'
+SELECT cohort_start::date AS cohort, t AS day, at_risk, round(survival::numeric, 3) AS still_waiting,
+       round(ci_low::numeric, 3) AS ci_low, round(ci_high::numeric, 3) AS ci_high
+FROM apivalue.ttfv_survival('user_events', 'user_id', 'ts', $$event = 'signup'$$, $$event = 'first_call'$$,
+                            horizon => '30 days')
+WHERE t IN (1, 7, 30) AND cohort_start < '2026-03-01'
+ORDER BY cohort_start, t;
 
 \echo
 \echo '== 6. Data quality findings (apivalue detectors) next to the faults injected into the sample'
@@ -145,6 +174,64 @@ UNION ALL
 SELECT 'dead periods > 90 min (server clock)', count(*),
        (SELECT count(*) FROM sample.ground_truth WHERE fault = 'dead_period')
 FROM apivalue.dead_periods('sample.events', 'received_at', '90 minutes');
+
+\echo
+\echo '== 6b. Schema drift of payloads at the v2 release, per event (apivalue.schema_drift)'
+SELECT group_value AS event, key_path, change,
+       round(before_share::numeric, 3) AS before_share, round(after_share::numeric, 3) AS after_share,
+       before_types, after_types
+FROM apivalue.schema_drift('sample.events', 'payload', 'received_at',
+                           (SELECT (detail ->> 'released_at')::timestamptz
+                            FROM sample.ground_truth WHERE fault = 'schema_drift'),
+                           'event')
+ORDER BY 1, 2;
+
+\echo
+\echo '== 6c. Event loss by SDK version: flagged = significantly above the others (apivalue.delivery_by_segment)'
+SELECT segment AS sdk_version, devices, received, expected,
+       round(100 * loss_rate::numeric, 2) AS loss_pct,
+       CASE WHEN p_value < 0.0001 THEN '< 0.0001' ELSE round(p_value::numeric, 4)::text END AS p_value,
+       flagged
+FROM apivalue.delivery_by_segment('sample.events', 'device_id', 'seq', 'sdk_version')
+ORDER BY loss_rate DESC LIMIT 6;
+
+\echo
+\echo '== 6d. Tracking plan conformance (apivalue.propose_event / approve_event / tracking_plan_conformance)'
+\o /dev/null
+SELECT apivalue.propose_event('api_call', 'platform', 'one API request',
+    '{"request_bytes": {"type": "number", "required": true},
+      "response_bytes": {"type": "number", "required": true},
+      "region": {"type": "string", "required": true},
+      "client.retries": {"type": "number"}, "client.gzip": {"type": "boolean"}}');
+SELECT apivalue.approve_event('api_call');
+SELECT apivalue.propose_event('signup', 'growth', 'an account is created',
+    '{"source": {"type": "string", "required": true}, "country": {"type": "string", "required": true}}');
+SELECT apivalue.approve_event('signup');
+SELECT apivalue.propose_event('invite_member', 'growth', 'a teammate is invited', '{"role": {"type": "string"}}');
+\o
+SELECT event_name, problem, coalesce(key_path, '-') AS key_path, rows, round(share::numeric, 4) AS share
+FROM apivalue.tracking_plan_conformance('sample.events', 'event', 'payload', 'ts')
+ORDER BY event_name, problem, key_path;
+
+\echo
+\echo '== 6e. Retention window dry run: keep 28 days (apivalue.apply_retention_policies, nothing deleted)'
+\o /dev/null
+SELECT apivalue.add_retention_policy('sample.events', 'ts',
+         date_trunc('day', now() - (SELECT max(received_at) FROM sample.events)) + interval '28 days');
+\o
+SELECT relation, coalesce(tenant, 'all') AS tenant, cutoff::date AS cutoff, rows_affected AS rows_that_would_go,
+       (SELECT count(*) FROM sample.events) AS rows_now
+FROM apivalue.apply_retention_policies(dry_run => true);
+
+\echo
+\echo '== 6f. Calibration: one canary every 5 minutes, at most 5 minutes late (apivalue.calibration_check)'
+SELECT status, CASE WHEN received = 0 THEN 'no canary' WHEN status = 'fail' THEN 'late canary' ELSE 'ok' END AS why,
+       count(*) AS windows, min(window_start) AS first, max(window_start) AS last, max(max_latency) AS worst_latency
+FROM apivalue.calibration_check('sample.events', 'ts', $$event = 'canary'$$, '5 minutes',
+                                (SELECT min(ts) FROM sample.events WHERE event = 'canary'),
+                                'received_at - ts', '5 minutes',
+                                until => (SELECT max(ts) FROM sample.events WHERE event = 'canary'))
+GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo
 \echo '== 7. Quality checks as data: registered once, run on schedule, history kept (apivalue.run_quality_checks)'
