@@ -11,7 +11,7 @@
 # Starts a throw-away cluster (pg_virtualenv) sized for the run, loads the
 # sample data set, VACUUM ANALYZE, then runs test/bench/run.sh, which prints
 # one table: case, apivalue ms, hand SQL ms, floor ms, ratios.  Case file
-# format: doc/bench.md.
+# format: "Benchmarks" in README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -3,7 +3,7 @@
 -- payloads and how it changes, and loss of events per client segment, as
 -- functions and as quality check kinds.  C in src/jsonb_shape.c; the loss
 -- per device reuses apivalue.sequence_summary (sql/quality.sql).
--- Manual: doc/drift.md.
+-- Manual: README.md, "Schema drift and sampling bias".
 -- ===========================================================================
 
 -- ---------------------------------------------------------------------------

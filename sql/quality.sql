@@ -1,7 +1,7 @@
 -- ===========================================================================
 -- Data quality (SPEC.md section 6): clock skew, duplicates, missing data, and
 -- checks kept as data, run on schedule, with a results history.
--- C in src/quality_*.c.  Manual: doc/quality.md.
+-- C in src/quality_*.c.  Manual: README.md, "Data quality".
 -- ===========================================================================
 
 -- ---------------------------------------------------------------------------

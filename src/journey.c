@@ -313,10 +313,17 @@ journey_compact(JourneyState *st)
 		{
 			int64		lo = journey_backward_cut(ev, i, st->max_steps);
 
-			if (lo > 0)
+			/*
+			 * Keep one record before the cut: the last record of the run
+			 * that falls off.  It separates a later-arriving earlier record
+			 * of the first kept run's step from that run, so the run's start
+			 * time (the _times variants) stays right; the final function
+			 * cuts it off again.
+			 */
+			if (lo > 1)
 			{
-				memmove(ev, ev + lo, (n - lo) * sizeof(AvEvent));
-				n -= lo;
+				memmove(ev, ev + lo - 1, (n - lo + 1) * sizeof(AvEvent));
+				n -= lo - 1;
 			}
 		}
 	}

@@ -33,7 +33,7 @@
  *
  * Paths in the output: each key is written as is (UTF-8) with '\' written
  * '\\' and '.' written '\.'; a top-level key "_rows" is written "\_rows" so
- * that it never collides with the row count.  See doc/drift.md.
+ * that it never collides with the row count.  See README.md, "Schema drift and sampling bias".
  *
  * Cost: O(tokens) per row plus one hash probe per key; memory O(distinct
  * paths).

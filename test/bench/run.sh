@@ -3,7 +3,7 @@
 # throw-away cluster (libpq variables already point at it).
 #   run.sh EVENTS RUNS WORKERS[,WORKERS...] [case ...]
 # Loads the sample data set at the scale asked (users = EVENTS / 50), then
-# times every case of test/bench/cases (see doc/bench.md) and prints a table.
+# times every case of test/bench/cases (see "Benchmarks" in README.md) and prints a table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -57,7 +57,7 @@ SELECT apivalue.define_metric('cat_time_to_first_call', 'cat_lin.first_call_afte
 
 -- events.endpoint is listed for cat_calls_per_tier: ok_calls reads it (for
 -- its output), and pg_depend records what each view reads, not which of its
--- output columns the view above uses (see doc/catalog.md).
+-- output columns the view above uses (see "Metric catalog and lineage" in README.md).
 SELECT metric_name, source_table, source_column, depth, via
   FROM apivalue.metric_lineage
  WHERE metric_name LIKE 'cat\_%'
