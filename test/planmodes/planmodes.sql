@@ -54,7 +54,8 @@ CREATE TABLE pm.ev (
   arr8 bigint[],
   css apivalue.clock_skew_summary,   -- one-row summaries, for rollup()
   sqs apivalue.sequence_summary,
-  dts apivalue.dead_time_summary
+  dts apivalue.dead_time_summary,
+  lts apivalue.latency_summary
 );
 
 -- gen: users x per_user events (per_user varies by +-50% per user) of the
@@ -133,10 +134,11 @@ DROP TABLE pm.ev_shuffled;
 UPDATE pm.ev e SET id = r.n FROM (SELECT ctid AS c, row_number() OVER () AS n FROM pm.ev) r WHERE e.ctid = r.c;
 
 -- One-row summaries for the rollup() aggregates.
-UPDATE pm.ev e SET css = s.css, sqs = s.sqs, dts = s.dts
+UPDATE pm.ev e SET css = s.css, sqs = s.sqs, dts = s.dts, lts = s.lts
 FROM (SELECT id, apivalue.clock_skew_summary(ts, sent_at, received_at) AS css,
              apivalue.sequence_summary(seq) AS sqs,
-             apivalue.dead_time_summary(ts, interval '1 hour') AS dts
+             apivalue.dead_time_summary(ts, interval '1 hour') AS dts,
+             apivalue.latency_summary(latency, status) AS lts
       FROM pm.ev GROUP BY id) s
 WHERE s.id = e.id;
 
@@ -301,7 +303,14 @@ INSERT INTO pm.template (sig, expr) VALUES
   -- builds it: version, steps, exclusions, window in microseconds, mode bits,
   -- any order, total counting, attribution, optional-step mask)
   ('apivalue._funnel_report_chains(bigint[],timestamp with time zone,text,"any")',
-   $$apivalue._funnel_report_chains(ARRAY[1, 3, 0, 7200000000, 0, 0, 0, 0, 0]::bigint[], ts, fp, event = 'a', event = 'b', event = 'c')$$),
+   $$apivalue._funnel_report_chains(ARRAY[1, 3, 0, 7200000000, 0, 0, 0, -2, 0]::bigint[], ts, fp, event = 'a', event = 'b', event = 'c')$$),
+  -- drift and usage
+  ('apivalue.jsonb_shape(jsonb)', $$apivalue.jsonb_shape(jsonb_build_object('e', event, 's', status, 'n', jsonb_build_object('l', latency)))$$),
+  ('apivalue.jsonb_shape(jsonb,integer)', $$apivalue.jsonb_shape(jsonb_build_object('e', event, 'n', jsonb_build_object('l', latency, 'f', fp)), 1)$$),
+  ('apivalue.jsonb_shape_merge(jsonb)', $$apivalue.jsonb_shape_merge(CASE WHEN event IS NULL THEN '{"_rows": 1}'::jsonb ELSE jsonb_build_object('_rows', 1, event, jsonb_build_object('rows', 1, 'string', 1)) END)$$),
+  ('apivalue.latency_summary(double precision,integer)', $$apivalue.latency_summary(latency, status)$$),
+  ('apivalue.latency_summary(interval,integer)', $$apivalue.latency_summary(latency * interval '1 millisecond', status)$$),
+  ('apivalue.rollup(apivalue.latency_summary)', $$apivalue.rollup(lts)$$),
   ('apivalue.km_summary(integer,boolean,integer)', $$apivalue.km_summary(lvl, event = 'a', 4)$$),
   -- charts
   ('apivalue.heatmap_svg(text,integer,double precision)', $$apivalue.heatmap_svg(event, lvl, latency)$$),

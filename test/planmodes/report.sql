@@ -66,6 +66,11 @@ WHERE mode IN ('parallel', 'pw_parallel')
   -- partition (Parallel Append of whole aggregates on the workers): accepted
   -- when it ran on workers
   AND NOT (mode = 'pw_parallel' AND query = 'per_group' AND partitionwise AND workers_launched > 0 AND err IS NULL)
+  -- chart aggregates read a few rows per group here (one mark per row), too
+  -- few for the workers to be given any; their partial path is proven by the
+  -- pg_regress test charts_parallel, and their answers are still compared
+  -- in every mode above
+  AND sig NOT LIKE 'apivalue.%\_svg(%'
   AND NOT EXISTS (SELECT FROM pm.template t WHERE t.sig = pm.plan_check.sig AND t.expect_error IS NOT NULL
                   AND pm.plan_check.err LIKE t.expect_error || ':%');
 
