@@ -14,8 +14,12 @@ SQL_FAMILIES = schema funnel sequence journey calendar ttfv retention \
                quality drift catalog privacy usage product governance charts report
 SQL_PARTS   = $(wildcard $(addprefix sql/,$(addsuffix .sql,$(SQL_FAMILIES))))
 
+# The current version's install script is built from the families; the
+# install scripts of released versions are kept frozen beside it (sql/
+# apivalue--X.sql, never edited) with the upgrade scripts (apivalue--A--B.sql),
+# so every released version can be installed and updated (test/layers/upgrade.sh).
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS     = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=test

@@ -559,9 +559,16 @@ apivalue_jsonb_shape_deserialize(PG_FUNCTION_ARGS)
 	ShapeState *st;
 
 	quality_agg_context(fcinfo, "jsonb_shape");
-	f = shape_check_flat((struct varlena *) PG_GETARG_BYTEA_P(0));
+
+	/*
+	 * bytea is only int-aligned in a tuple (the parallel tuple queue hands us
+	 * such a pointer) and the flat form holds int64 counts: read an aligned
+	 * copy, never the tuple bytes in place.
+	 */
+	f = shape_check_flat((struct varlena *) PG_GETARG_BYTEA_P_COPY(0));
 	st = shape_new(CurrentMemoryContext, f->max_depth);
 	shape_merge_flat(st, f);
+	pfree((void *) f);
 	PG_RETURN_POINTER(st);
 }
 
