@@ -21,15 +21,34 @@
  *
  * The state is the SQL type itself (a varlena with in/out/send/recv), so
  * Citus can ship partial summaries from workers, and a summary can be
- * stored in a table and rolled up later.  During aggregation the varlena
- * holds a dense window of buckets [lo, lo + nbuckets) with spare room on
- * both sides; the transition function updates it in place (the state
- * lives in the aggregate context) and only reallocates, geometrically,
- * when a latency falls outside the window.  Output and the final function
- * trim empty buckets at both ends, so equal summaries print equally.
+ * stored in a table and rolled up later.  The stored (canonical) form holds
+ * a dense window of buckets [lo, lo + nbuckets), empty buckets trimmed at
+ * both ends, so equal summaries print equally.
  *
- * Cost: O(1) per row (one log()), memory O(buckets spanned), at most
- * 2073 buckets (16 kB) whatever the number of rows.
+ * During aggregation the state takes one of two forms, updated in place
+ * (it lives in the aggregate context):
+ *
+ *	- sparse (flags LATSUM_SPARSE), the first form of every group: the keys
+ *	  of its latencies as a list of int16, one per latency, in 128, then 256,
+ *	  then 512 bytes.  Most groups of a GROUP BY endpoint are a handful of
+ *	  calls; for them a dense window would be mostly empty, would be
+ *	  reallocated each time a latency falls outside it, and its size is what
+ *	  fills memory (and the CPU caches) when there are 100k groups;
+ *	- dense: the window of buckets, with spare room on both sides, that a
+ *	  sparse state becomes when its list is full (208 latencies) or when it
+ *	  merges a dense summary; it only reallocates, geometrically, when a
+ *	  latency falls outside the window.
+ *
+ * The sparse form is an in-memory form only: the final function, output,
+ * send and direct calls of the combine function return the canonical dense
+ * form, and input and receive reject any flag, so it is never stored.  It
+ * crosses processes only as a partial aggregate of a parallel plan (the same
+ * library on both sides).  Both forms count in the same buckets, so results
+ * are the same to the bit.
+ *
+ * Cost: O(1) per row (one log()), memory O(latencies) up to 512 bytes, then
+ * O(buckets spanned), at most 2073 buckets (16 kB) whatever the number of
+ * rows.
  *
  * src/usage_latency.c
  *
@@ -67,8 +86,16 @@
 #define LATSUM_KEY_MAX		1383
 #define LATSUM_MAX_BUCKETS	(LATSUM_KEY_MAX - LATSUM_KEY_MIN + 1)
 
-/* First window of a summary, in buckets (about 37 % of latency range). */
+/* Smallest dense window, in buckets (about 37 % of latency range). */
 #define LATSUM_FIRST_WINDOW 16
+
+/*
+ * flags: the state is in the sparse form (aggregation only, never stored).
+ * Sparse sizes are whole allocator chunks: 128, 256, then 512 bytes.
+ */
+#define LATSUM_SPARSE		0x01
+#define LATSUM_SPARSE_FIRST_SIZE	128
+#define LATSUM_SPARSE_MAX_SIZE		512
 
 /* Status classes, in the order of the status[] counters. */
 #define LATSUM_NCLASSES		7
@@ -83,15 +110,17 @@ typedef struct LatencySummary
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint8		version;		/* LATSUM_VERSION */
-	uint8		flags;			/* reserved, 0 */
+	uint8		flags;			/* 0; LATSUM_SPARSE during aggregation only */
 	uint16		unused;
-	int32		lo;				/* key of counts[0] */
-	int32		nbuckets;		/* length of counts[] */
+	int32		lo;				/* key of counts[0] (dense); 0 (sparse) */
+	int32		nbuckets;		/* length of counts[] (dense); number of
+								 * keys (sparse) */
 	int64		status[LATSUM_NCLASSES];	/* calls per status class */
 	int64		zero;			/* latencies below LATSUM_ZERO_LIMIT */
 	double		min;			/* smallest latency (0 when none) */
 	double		max;			/* largest latency (0 when none) */
-	int64		counts[FLEXIBLE_ARRAY_MEMBER];	/* bucket lo + i */
+	int64		counts[FLEXIBLE_ARRAY_MEMBER];	/* bucket lo + i (dense); the
+												 * keys as int16 (sparse) */
 } LatencySummary;
 
 #define LATSUM_HDRSZ		offsetof(LatencySummary, counts)
@@ -103,7 +132,14 @@ typedef struct LatencySummary
  */
 #define LATSUM_HAS_LATENCY(s) ((s)->zero > 0 || (s)->nbuckets > 0)
 
-#define PG_GETARG_LATSUM(n) ((LatencySummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+#define LATSUM_IS_SPARSE(s)	(((s)->flags & LATSUM_SPARSE) != 0)
+#define LATSUM_KEYS(s)		((int16 *) (s)->counts)
+#define LATSUM_SPARSE_CAP(s) ((int32) ((VARSIZE(s) - LATSUM_HDRSZ) / sizeof(int16)))
+
+/* A summary argument in either form (aggregate support functions). */
+#define PG_GETARG_LATSUM_ANY(n) ((LatencySummary *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+/* A summary argument in the dense form (accessors). */
+#define PG_GETARG_LATSUM(n) latsum_dense_arg(PG_GETARG_DATUM(n))
 
 static double inv_log_gamma = 0.0;
 
@@ -135,6 +171,18 @@ latsum_alloc(int32 lo, int32 nbuckets)
 	return s;
 }
 
+/* An empty sparse summary of size bytes (a LATSUM_SPARSE_* size). */
+static LatencySummary *
+latsum_alloc_sparse(Size size)
+{
+	LatencySummary *s = palloc0(size);
+
+	SET_VARSIZE(s, size);
+	s->version = LATSUM_VERSION;
+	s->flags = LATSUM_SPARSE;
+	return s;
+}
+
 static int64
 latsum_calls(const LatencySummary *s)
 {
@@ -150,6 +198,8 @@ latsum_latency_count(const LatencySummary *s)
 {
 	int64		n = s->zero;
 
+	if (LATSUM_IS_SPARSE(s))
+		return n + s->nbuckets;
 	for (int32 i = 0; i < s->nbuckets; i++)
 		n += s->counts[i];
 	return n;
@@ -195,6 +245,57 @@ latsum_widen(const LatencySummary *s, int32 lo, int32 hi)
 	return r;
 }
 
+/*
+ * The dense form of sparse summary s, in the current memory context: a
+ * window covering its keys and, when lo <= hi, the keys [lo, hi] too.  With
+ * spare, room of the window's own size is added as latsum_widen adds it (the
+ * state goes on growing); without, the window is exactly the occupied keys
+ * (the canonical form).
+ */
+static LatencySummary *
+latsum_from_sparse(const LatencySummary *s, int32 lo, int32 hi, bool spare)
+{
+	const int16 *keys = LATSUM_KEYS(s);
+	int32		n = s->nbuckets;
+	int32		klo = lo,
+				khi = hi;
+	int32		nlo,
+				nhi;
+	LatencySummary *r;
+
+	for (int32 i = 0; i < n; i++)
+	{
+		if (klo > khi)
+			klo = khi = keys[i];
+		else if (keys[i] < klo)
+			klo = keys[i];
+		else if (keys[i] > khi)
+			khi = keys[i];
+	}
+	if (klo > khi)
+		r = latsum_alloc(0, 0);
+	else
+	{
+		nlo = klo;
+		nhi = khi;
+		if (spare)
+		{
+			int32		span = Max(khi - klo + 1, LATSUM_FIRST_WINDOW);
+
+			nlo = Max(klo - span / 2, LATSUM_KEY_MIN);
+			nhi = Min(khi + span / 2, LATSUM_KEY_MAX);
+		}
+		r = latsum_alloc(nlo, nhi - nlo + 1);
+		for (int32 i = 0; i < n; i++)
+			r->counts[keys[i] - nlo]++;
+	}
+	memcpy(r->status, s->status, sizeof(s->status));
+	r->zero = s->zero;
+	r->min = s->min;
+	r->max = s->max;
+	return r;
+}
+
 /* A copy of s without empty buckets at either end (the canonical form). */
 static LatencySummary *
 latsum_trimmed(const LatencySummary *s)
@@ -202,6 +303,9 @@ latsum_trimmed(const LatencySummary *s)
 	int32		first = 0;
 	int32		last = s->nbuckets - 1;
 	LatencySummary *r;
+
+	if (LATSUM_IS_SPARSE(s))
+		return latsum_from_sparse(s, 1, 0, false);
 
 	while (first <= last && s->counts[first] == 0)
 		first++;
@@ -217,6 +321,22 @@ latsum_trimmed(const LatencySummary *s)
 	if (r->nbuckets > 0)
 		memcpy(r->counts, s->counts + first, sizeof(int64) * (Size) r->nbuckets);
 	return r;
+}
+
+/*
+ * A summary argument detoasted, in the dense form: accessors, output and
+ * send read windows of counts.  Only the aggregate's own support functions
+ * see sparse states, but a partial state is a datum like any other, so
+ * readers convert rather than trust.
+ */
+static LatencySummary *
+latsum_dense_arg(Datum d)
+{
+	LatencySummary *s = (LatencySummary *) PG_DETOAST_DATUM(d);
+
+	if (LATSUM_IS_SPARSE(s))
+		s = latsum_trimmed(s);
+	return s;
 }
 
 static void
@@ -596,22 +716,61 @@ apivalue_latency_summary_recv(PG_FUNCTION_ARGS)
  * The transition state as a writable summary: the incoming state itself
  * when it is ours to modify (inside an aggregate, where it lives in the
  * aggregate context as a plain 4-byte-header varlena), else a copy.  A NULL
- * state starts empty.  New or copied states are allocated in the current
- * (per-call) context: the executor copies a returned pointer that differs
- * from the old state into the aggregate context and frees the old one.
+ * state starts empty, sparse.  New or copied states are allocated in the
+ * current (per-call) context: the executor copies a returned pointer that
+ * differs from the old state into the aggregate context and frees the old
+ * one.
  */
 static LatencySummary *
-latsum_writable(FunctionCallInfo fcinfo, int argno)
+latsum_writable(FunctionCallInfo fcinfo, int argno, bool in_agg)
 {
 	struct varlena *v;
 
 	if (PG_ARGISNULL(argno))
-		return latsum_alloc(0, 0);
+		return latsum_alloc_sparse(LATSUM_SPARSE_FIRST_SIZE);
 	v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
-	if (AggCheckCallContext(fcinfo, NULL) && VARATT_IS_4B_U(v))
+	if (in_agg && VARATT_IS_4B_U(v))
 		return (LatencySummary *) v;
 	v = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(argno));
 	return (LatencySummary *) v;
+}
+
+/*
+ * A full sparse summary with room for one more key: the next sparse size,
+ * or past the largest the dense form.
+ */
+static LatencySummary *
+latsum_sparse_grow(const LatencySummary *s)
+{
+	Size		size = VARSIZE(s);
+	LatencySummary *r;
+
+	if (size >= LATSUM_SPARSE_MAX_SIZE)
+		return latsum_from_sparse(s, 1, 0, true);
+	r = palloc0(size * 2);		/* zeroed: the state is copied whole */
+	memcpy(r, s, size);
+	SET_VARSIZE(r, size * 2);
+	return r;
+}
+
+/* Count one latency in bucket k (min, max and status done by the caller). */
+static inline LatencySummary *
+latsum_count_key(LatencySummary *s, int32 k)
+{
+	if (LATSUM_IS_SPARSE(s))
+	{
+		if (s->nbuckets >= LATSUM_SPARSE_CAP(s))
+			s = latsum_sparse_grow(s);
+		if (LATSUM_IS_SPARSE(s))
+		{
+			LATSUM_KEYS(s)[s->nbuckets++] = (int16) k;
+			return s;
+		}
+	}
+	if (s->nbuckets == 0 || k < s->lo || k >= s->lo + s->nbuckets)
+		s = latsum_widen(s, k, k);
+	s->counts[k - s->lo]++;
+	return s;
 }
 
 /* Count one call with latency v (ms; ignored when isnull) and status. */
@@ -652,13 +811,7 @@ latsum_add(LatencySummary *s, bool lat_null, double v, bool status_null, int32 s
 	if (v < LATSUM_ZERO_LIMIT)
 		s->zero++;
 	else
-	{
-		int32		k = latsum_key(v);
-
-		if (s->nbuckets == 0 || k < s->lo || k >= s->lo + s->nbuckets)
-			s = latsum_widen(s, k, k);
-		s->counts[k - s->lo]++;
-	}
+		s = latsum_count_key(s, latsum_key(v));
 	return s;
 }
 
@@ -672,7 +825,7 @@ latsum_accum_common(FunctionCallInfo fcinfo, bool lat_null, double v)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("latency_summary_accum called in non-aggregate context")));
-	s = latsum_writable(fcinfo, 0);
+	s = latsum_writable(fcinfo, 0, true);
 	return latsum_add(s, lat_null, v, PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
 }
 
@@ -717,12 +870,16 @@ apivalue_latency_summary_accum_interval(PG_FUNCTION_ARGS)
 
 /*
  * Combine (and rollup transition): add summary b into a.  Exact: integer
- * counts on the same fixed buckets, min of mins, max of maxes.
+ * counts on the same fixed buckets, min of mins, max of maxes.  Either may
+ * be sparse (a partial state of a parallel plan); a sparse a stays sparse
+ * while b's keys fit, and becomes dense to take a dense b.  Called outside
+ * an aggregate, the answer is the canonical form.
  */
 PG_FUNCTION_INFO_V1(apivalue_latency_summary_combine);
 Datum
 apivalue_latency_summary_combine(PG_FUNCTION_ARGS)
 {
+	bool		in_agg = AggCheckCallContext(fcinfo, NULL) != 0;
 	LatencySummary *a;
 	LatencySummary *b;
 	bool		has_a,
@@ -732,27 +889,46 @@ apivalue_latency_summary_combine(PG_FUNCTION_ARGS)
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+		if (in_agg)
+			PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+		PG_RETURN_POINTER(latsum_trimmed(PG_GETARG_LATSUM_ANY(0)));
 	}
-	b = PG_GETARG_LATSUM(1);
+	b = PG_GETARG_LATSUM_ANY(1);
 	if (PG_ARGISNULL(0))
+	{
+		/*
+		 * b itself, in its own form: the executor copies a new state into
+		 * the aggregate context.
+		 */
+		if (in_agg && LATSUM_IS_SPARSE(b))
+			PG_RETURN_POINTER(b);
 		PG_RETURN_POINTER(latsum_trimmed(b));
-	a = latsum_writable(fcinfo, 0);
+	}
+	a = latsum_writable(fcinfo, 0, in_agg);
 
 	has_a = LATSUM_HAS_LATENCY(a);
 	has_b = LATSUM_HAS_LATENCY(b);
-	if (b->nbuckets > 0 &&
-		(a->nbuckets == 0 || b->lo < a->lo ||
-		 b->lo + b->nbuckets > a->lo + a->nbuckets))
-		a = latsum_widen(a, b->lo, b->lo + b->nbuckets - 1);
+	if (LATSUM_IS_SPARSE(b))
+	{
+		for (int32 i = 0; i < b->nbuckets; i++)
+			a = latsum_count_key(a, LATSUM_KEYS(b)[i]);
+	}
+	else if (b->nbuckets > 0)
+	{
+		if (LATSUM_IS_SPARSE(a))
+			a = latsum_from_sparse(a, b->lo, b->lo + b->nbuckets - 1, true);
+		else if (a->nbuckets == 0 || b->lo < a->lo ||
+				 b->lo + b->nbuckets > a->lo + a->nbuckets)
+			a = latsum_widen(a, b->lo, b->lo + b->nbuckets - 1);
+		for (int32 i = 0; i < b->nbuckets; i++)
+			a->counts[b->lo - a->lo + i] += b->counts[i];
+	}
 	for (int i = 0; i < LATSUM_NCLASSES; i++)
 		if (pg_add_s64_overflow(a->status[i], b->status[i], &a->status[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("latency_summary call count out of range")));
 	a->zero += b->zero;
-	for (int32 i = 0; i < b->nbuckets; i++)
-		a->counts[b->lo - a->lo + i] += b->counts[i];
 	if (has_b)
 	{
 		if (!has_a)
@@ -766,6 +942,8 @@ apivalue_latency_summary_combine(PG_FUNCTION_ARGS)
 			a->max = Max(a->max, b->max);
 		}
 	}
+	if (!in_agg)
+		a = latsum_trimmed(a);
 	PG_RETURN_POINTER(a);
 }
 
@@ -776,7 +954,7 @@ apivalue_latency_summary_final(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	PG_RETURN_POINTER(latsum_trimmed(PG_GETARG_LATSUM(0)));
+	PG_RETURN_POINTER(latsum_trimmed(PG_GETARG_LATSUM_ANY(0)));
 }
 
 /* ---------- accessors ---------- */
