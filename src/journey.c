@@ -31,7 +31,9 @@
  * Memory: when the records fill their array (or have doubled since the last
  * time) the state is compacted: records are sorted, exact duplicates (same ts
  * and step) dropped, and records that can no longer affect the result
- * dropped.  Inserting a record anywhere in a sequence never lowers the number
+ * dropped.  A state whose records arrived in order needs none of that (see
+ * journey_append: it is cut, and rid of duplicates, as records arrive),
+ * except for TO.  Inserting a record anywhere in a sequence never lowers the number
  * of runs before a given record, so once the records before some record C
  * form max_steps runs (counted from the anchor, if any), C and everything
  * after it are irrelevant for PLAIN and FROM, whatever arrives later (a
@@ -42,6 +44,11 @@
  * stretches of one repeated step (which cannot be collapsed early: records
  * arriving later may split the stretch).  Compaction is amortized O(log n)
  * per row.
+ *
+ * The pool is not in the aggregate context: hash aggregation's memory
+ * accounting does not see it, and it is freed only when the query ends.  It
+ * holds each distinct label once, so this matters only for steps with
+ * millions of distinct values (raw URLs with ids: normalize_step first).
  *
  * Parallel plans: a state read by the deserialize function lives in the
  * aggregate context, so the combine function takes it over as it is when it
