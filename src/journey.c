@@ -3,17 +3,24 @@
  * journey.c
  *	  journey_path aggregates: the steps a group took, in time order.
  *
- * State: the group's events as 16-byte records (timestamp, interned step id
- * in the "aux" field) in the shared event buffer, plus a string pool that
- * holds each distinct step label once.  The transition function does no
- * per-row palloc: the step is looked up in the pool (a one-entry cache
- * catches the common "same step as the previous row" case) and a record is
- * appended.
+ * State: the group's events as 16-byte records (event_buffer.h's AvEvent:
+ * timestamp, and the step's id in the "aux" field).  Step labels are
+ * interned once per query, not once per group: each support function keeps
+ * a label pool in its fn_extra (query lifetime, so it outlives every group
+ * state), and a state points to the pool its ids belong to.  The state is
+ * one 256-byte allocation with room for ten records inline -- what most
+ * users need once records that cannot matter are dropped -- and moves its
+ * records to a geometrically grown array of their own only when they
+ * outgrow that.  The transition function does no per-row palloc: the step is
+ * compared with the previous row's step (the common case), else looked up
+ * in the pool's hash table, and a record is appended.
  *
  * Order: (ts, step text under the aggregate's collation, step bytes).  It is
  * a total order on distinct records, so the path does not depend on the order
  * rows arrive in, nor on the plan.  Text comparisons happen only for records
- * with equal timestamps.
+ * with equal timestamps: records are sorted by (ts, id) with an inlined
+ * comparison, and only groups of equal timestamps holding different steps
+ * are re-sorted by text.
  *
  * Result: the sorted records, consecutive repeats collapsed into runs, cut
  * to max_steps runs.  Anchored variants first restrict the records:
@@ -21,19 +28,31 @@
  *	 TO:   up to and including the last record whose step is the anchor,
  *		   keeping the LAST max_steps runs.
  *
- * Memory: every so often (when the buffer has doubled since the last time)
- * the state is compacted: records are sorted, exact duplicates (same ts and
- * step) dropped, and records that can no longer affect the result dropped.
- * Inserting a record anywhere in a sequence never lowers the number of runs
- * before a given record, so once the records before some record C form
- * max_steps runs (counted from the anchor, if any), C and everything after it
- * are irrelevant for PLAIN and FROM, whatever arrives later (a later-arriving
- * earlier anchor only adds runs in front).  TO is the mirror image, counted
- * backwards from the last anchor; records after that anchor must be kept
- * because a later anchor may still arrive.  A user with 10M events in
- * time order therefore needs O(max_steps) records, except for long stretches
- * of one repeated step (which cannot be collapsed early: a record arriving
- * later may split the stretch).  Compaction is amortized O(log n) per row.
+ * Memory: when the records fill their array (or have doubled since the last
+ * time) the state is compacted: records are sorted, exact duplicates (same ts
+ * and step) dropped, and records that can no longer affect the result
+ * dropped.  A state whose records arrived in order needs none of that (see
+ * journey_append: it is cut, and rid of duplicates, as records arrive),
+ * except for TO.  Inserting a record anywhere in a sequence never lowers the number
+ * of runs before a given record, so once the records before some record C
+ * form max_steps runs (counted from the anchor, if any), C and everything
+ * after it are irrelevant for PLAIN and FROM, whatever arrives later (a
+ * later-arriving earlier anchor only adds runs in front).  TO is the mirror
+ * image, counted backwards from the last anchor; records after that anchor
+ * must be kept because a later anchor may still arrive.  A user with 10M
+ * events in time order therefore needs O(max_steps) records, except for long
+ * stretches of one repeated step (which cannot be collapsed early: records
+ * arriving later may split the stretch).  Compaction is amortized O(log n)
+ * per row.
+ *
+ * The pool is not in the aggregate context: hash aggregation's memory
+ * accounting does not see it, and it is freed only when the query ends.  It
+ * holds each distinct label once, so this matters only for steps with
+ * millions of distinct values (raw URLs with ids: normalize_step first).
+ *
+ * Parallel plans: a state read by the deserialize function lives in the
+ * aggregate context, so the combine function takes it over as it is when it
+ * is the group's first partial state, instead of copying it.
  *
  * src/journey.c
  *
@@ -43,11 +62,10 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "event_buffer.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
-#include "strpool.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -71,29 +89,252 @@ PG_FUNCTION_INFO_V1(apivalue_path_transitions);
 
 #define JOURNEY_DEFAULT_STEPS	20
 #define JOURNEY_MAX_STEPS		10000
-#define JOURNEY_COMPACT_MIN		256
 
 #define JOURNEY_SERIAL_VERSION	1
 
+/* no such step id */
+#define JOURNEY_NONE			PG_UINT32_MAX
+
+/* Records stored inside the state itself, before any array of their own. */
+#define JOURNEY_INLINE_EVENTS	10
+
+/* Most distinct labels in one pool (its hash table holds twice as many). */
+#define JOURNEY_MAX_LABELS		(PG_INT32_MAX / 4)
+
+typedef struct JourneyStep
+{
+	uint64		off;			/* offset of the label's bytes in the arena */
+	uint32		len;			/* length in bytes */
+	uint32		hash;			/* hash_bytes of the bytes */
+} JourneyStep;
+
+/*
+ * Step labels of one query's calls of one support function: each distinct
+ * label once, with a dense id.  Lives in the function's fn_mcxt.
+ */
+typedef struct JourneyPool
+{
+	MemoryContext cxt;
+	JourneyStep *steps;			/* id -> label */
+	char	   *arena;			/* label bytes, not terminated */
+	uint32	   *slots;			/* hash table: 0 = empty, else id + 1 */
+	uint32		nsteps;
+	uint32		stepcap;
+	uint32		nslots;			/* power of two, at least twice nsteps */
+	uint64		used;
+	uint64		arenacap;
+} JourneyPool;
+
 typedef struct JourneyState
 {
-	AvEventBuffer buf;			/* aux = step id in pool */
-	StrPool		pool;
+	JourneyPool *pool;			/* the pool the step ids belong to */
+	AvEvent    *ev;				/* records: inline_ev, or an array of their own */
+	int64		nev;
+	int64		evcap;
+	int64		compact_at;		/* compact when nev reaches this */
+	int64		cut_ts;			/* records after this cannot matter (have_cut) */
+	int64		nsorted;		/* !inorder: ev[0..nsorted) are in path order */
+	const void *anchor_ptr;		/* last anchor argument seen (fast check) */
+	uint32		anchor;			/* anchor's step id, or JOURNEY_NONE */
+	uint32		last_id;		/* step id of the last appended record */
 	int32		max_steps;
+	int32		nruns;			/* runs counted so far (valid while inorder) */
+	Oid			collid;			/* collation for ties */
 	uint8		mode;			/* JOURNEY_PLAIN / _FROM / _TO */
 	bool		inorder;		/* records are known to be in path order */
-	uint32		anchor;			/* anchor's id in pool, or STRPOOL_NONE */
-	Oid			collid;			/* collation for ties */
-	uint32		last_id;		/* step id of the last appended record */
-	int64		compact_at;		/* compact when nevents reaches this */
-	bool		have_cut;		/* records after cut_ts cannot matter */
-	int64		cut_ts;
-	int32		nruns;			/* runs counted so far (valid while inorder) */
+	bool		have_cut;
 	bool		anchor_seen;	/* FROM: nruns counts from the first anchor */
-	const void *anchor_ptr;		/* last anchor argument seen (fast check) */
+	bool		adoptable;		/* read by deserialize, not yet combined */
+	AvEvent		inline_ev[JOURNEY_INLINE_EVENTS];
 } JourneyState;
 
+/* One power-of-two allocator chunk (aset.c) for the whole small state. */
+StaticAssertDecl(sizeof(JourneyState) <= 256, "JourneyState should fit a 256-byte chunk");
+
 static const char *const mode_anchor_name[] = {"", "start_step", "end_step"};
+
+/* The label pool of a support function, made on first use. */
+static JourneyPool *
+journey_pool(FunctionCallInfo fcinfo)
+{
+	JourneyPool *pool;
+
+	if (fcinfo->flinfo == NULL)
+		elog(ERROR, "journey_path support function called without function info");
+	pool = (JourneyPool *) fcinfo->flinfo->fn_extra;
+	if (pool == NULL)
+	{
+		pool = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(JourneyPool));
+		pool->cxt = fcinfo->flinfo->fn_mcxt;
+		fcinfo->flinfo->fn_extra = pool;
+	}
+	return pool;
+}
+
+/* Bytes and length of a step id. */
+static inline const char *
+journey_label(const JourneyPool *pool, uint32 id, uint32 *len)
+{
+	*len = pool->steps[id].len;
+	return pool->arena + pool->steps[id].off;
+}
+
+static inline bool
+journey_label_is(const JourneyPool *pool, uint32 id, const char *s, uint32 len)
+{
+	return pool->steps[id].len == len &&
+		memcmp(pool->arena + pool->steps[id].off, s, len) == 0;
+}
+
+static void
+journey_too_many_labels(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("too many distinct steps in one query")));
+}
+
+/* (Re)build the hash table of a pool, at most half full. */
+static void
+journey_rehash(JourneyPool *pool)
+{
+	uint32		nslots = 64;
+	uint32		mask;
+	uint32		id;
+
+	while ((uint64) pool->nsteps * 2 >= nslots)
+		nslots *= 2;
+	if (pool->slots != NULL)
+		pfree(pool->slots);
+	pool->slots = MemoryContextAllocExtended(pool->cxt,
+											 (Size) nslots * sizeof(uint32),
+											 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	pool->nslots = nslots;
+	mask = nslots - 1;
+	for (id = 0; id < pool->nsteps; id++)
+	{
+		uint32		i;
+
+		for (i = pool->steps[id].hash & mask; pool->slots[i] != 0; i = (i + 1) & mask)
+			;
+		pool->slots[i] = id + 1;
+	}
+}
+
+/*
+ * The id of label s[0..len) in the pool.  When it is new, it is added if
+ * "add", else JOURNEY_NONE is returned.
+ */
+static uint32
+journey_find_label(JourneyPool *pool, const char *s, uint32 len, bool add)
+{
+	uint32		h = hash_bytes((const unsigned char *) s, (int) len);
+	uint32		mask;
+	uint32		i;
+	uint32		id;
+	JourneyStep *e;
+
+	if (pool->nslots != 0)
+	{
+		mask = pool->nslots - 1;
+		for (i = h & mask; pool->slots[i] != 0; i = (i + 1) & mask)
+		{
+			id = pool->slots[i] - 1;
+			if (pool->steps[id].hash == h && journey_label_is(pool, id, s, len))
+				return id;
+		}
+	}
+	if (!add)
+		return JOURNEY_NONE;
+
+	/* new label: append it to the arena and the label array */
+	id = pool->nsteps;
+	if (id >= JOURNEY_MAX_LABELS)
+		journey_too_many_labels();
+	if (id == pool->stepcap)
+	{
+		uint32		cap = pool->stepcap ? pool->stepcap * 2 : 16;
+		Size		bytes = (Size) cap * sizeof(JourneyStep);
+
+		pool->steps = pool->steps ? repalloc_huge(pool->steps, bytes)
+			: MemoryContextAllocHuge(pool->cxt, bytes);
+		pool->stepcap = cap;
+	}
+	if (pool->used + len > pool->arenacap)
+	{
+		uint64		cap = pool->arenacap ? pool->arenacap * 2 : 256;
+
+		while (cap < pool->used + len)
+			cap *= 2;
+		if (cap > MaxAllocHugeSize)
+			journey_too_many_labels();
+		pool->arena = pool->arena ? repalloc_huge(pool->arena, (Size) cap)
+			: MemoryContextAllocHuge(pool->cxt, (Size) cap);
+		pool->arenacap = cap;
+	}
+	if (len > 0)
+		memcpy(pool->arena + pool->used, s, len);
+	e = &pool->steps[id];
+	e->off = pool->used;
+	e->len = len;
+	e->hash = h;
+	pool->used += len;
+	pool->nsteps++;
+	if ((uint64) pool->nsteps * 2 >= pool->nslots)
+		journey_rehash(pool);
+	else
+	{
+		mask = pool->nslots - 1;
+		for (i = h & mask; pool->slots[i] != 0; i = (i + 1) & mask)
+			;
+		pool->slots[i] = id + 1;
+	}
+	return id;
+}
+
+/* Room for at least "needed" records, doubling the capacity. */
+static void
+journey_reserve(JourneyState *st, int64 needed)
+{
+	int64		newcap;
+	Size		bytes;
+
+	if (needed <= st->evcap)
+		return;
+	newcap = Max(st->evcap * 2, 32);
+	while (newcap < needed)
+		newcap *= 2;
+	if ((Size) newcap > MaxAllocHugeSize / sizeof(AvEvent))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many events in one group: %lld",
+						(long long) needed)));
+	bytes = (Size) newcap * sizeof(AvEvent);
+	if (st->ev != st->inline_ev)
+		st->ev = repalloc_huge(st->ev, bytes);
+	else
+	{
+		/* first growth: out of the state, into its memory context */
+		AvEvent    *ev = MemoryContextAllocHuge(GetMemoryChunkContext(st), bytes);
+
+		memcpy(ev, st->ev, st->nev * sizeof(AvEvent));
+		st->ev = ev;
+	}
+	st->evcap = newcap;
+}
+
+static inline void
+journey_push(JourneyState *st, int64 ts, uint32 id)
+{
+	AvEvent    *e;
+
+	if (st->nev >= st->evcap)
+		journey_reserve(st, st->nev + 1);
+	e = &st->ev[st->nev++];
+	e->ts = ts;
+	e->bits = 0;
+	e->aux = id;
+}
 
 /*
  * Compare two step ids: under the collation, then by bytes so that strings
@@ -104,8 +345,8 @@ journey_step_cmp(const JourneyState *st, uint32 a, uint32 b)
 {
 	uint32		la,
 				lb;
-	const char *sa = strpool_get(&st->pool, a, &la);
-	const char *sb = strpool_get(&st->pool, b, &lb);
+	const char *sa = journey_label(st->pool, a, &la);
+	const char *sb = journey_label(st->pool, b, &lb);
 	int			c;
 
 	c = varstr_cmp(sa, (int) la, sb, (int) lb, st->collid);
@@ -117,6 +358,7 @@ journey_step_cmp(const JourneyState *st, uint32 a, uint32 b)
 	return la < lb ? -1 : (la > lb ? 1 : 0);
 }
 
+/* The path order of two records (qsort_arg comparator). */
 static int
 journey_record_cmp(const void *pa, const void *pb, void *arg)
 {
@@ -130,15 +372,86 @@ journey_record_cmp(const void *pa, const void *pb, void *arg)
 	return journey_step_cmp((const JourneyState *) arg, a->aux, b->aux);
 }
 
+/* (ts, step id): the path order except among equal timestamps. */
+static inline int
+journey_ts_id_cmp(const AvEvent *a, const AvEvent *b)
+{
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	if (a->aux != b->aux)
+		return a->aux < b->aux ? -1 : 1;
+	return 0;
+}
+
+/*
+ * A sort specialized for (ts, id) by PostgreSQL's sort template: the
+ * comparison is inlined, and already sorted input is detected early.
+ */
+#define ST_SORT journey_qsort
+#define ST_ELEMENT_TYPE AvEvent
+#define ST_COMPARE(a, b) journey_ts_id_cmp(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Sort the records into path order.  Records arrive mostly in order, so
+ * only those after the sorted prefix are sorted (by (ts, id), inlined), then
+ * merged with the prefix in one linear pass.  The result is in timestamp
+ * order; each group of equal timestamps holding different steps is then
+ * sorted by step text (rare, so text comparisons stay off the common path),
+ * which also makes exact duplicates adjacent.
+ */
 static void
 journey_sort(JourneyState *st)
 {
-	if (!st->inorder)
-		av_events_sort_by(&st->buf, journey_record_cmp, st);
+	AvEvent    *ev = st->ev;
+	int64		n = st->nev;
+	int64		k = Min(Max(st->nsorted, 0), n);
+	int64		i,
+				j;
+
+	if (st->inorder)
+		return;
+	if (n - k > 1)
+		journey_qsort(ev + k, (size_t) (n - k));
+	if (k > 0 && k < n && journey_ts_id_cmp(&ev[k - 1], &ev[k]) > 0)
+	{
+		/* merge from the back, the sorted tail copied aside */
+		AvEvent		tmpbuf[32];
+		AvEvent    *tmp = tmpbuf;
+		int64		m = n - k;
+		int64		d = n - 1;
+
+		if ((Size) m > lengthof(tmpbuf))
+			tmp = palloc_extended((Size) m * sizeof(AvEvent), MCXT_ALLOC_HUGE);
+		memcpy(tmp, ev + k, (Size) m * sizeof(AvEvent));
+		i = k - 1;
+		j = m - 1;
+		while (j >= 0)
+		{
+			if (i >= 0 && journey_ts_id_cmp(&ev[i], &tmp[j]) > 0)
+				ev[d--] = ev[i--];
+			else
+				ev[d--] = tmp[j--];
+		}
+		if (tmp != tmpbuf)
+			pfree(tmp);
+	}
+	for (i = 0; i < n; i = j)
+	{
+		bool		mixed = false;
+
+		for (j = i + 1; j < n && ev[j].ts == ev[i].ts; j++)
+			mixed |= (ev[j].aux != ev[i].aux);
+		if (mixed)
+			qsort_arg(ev + i, (size_t) (j - i), sizeof(AvEvent),
+					  journey_record_cmp, st);
+	}
 	st->inorder = true;
 }
 
-static int32
+static inline int32
 journey_max_steps_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		n;
@@ -158,20 +471,30 @@ journey_max_steps_arg(FunctionCallInfo fcinfo, int argno)
 	return n;
 }
 
-static JourneyState *
-journey_state_new(MemoryContext cxt, uint8 mode, int32 max_steps, Oid collid)
-{
-	JourneyState *st = MemoryContextAllocZero(cxt, sizeof(JourneyState));
+/*
+ * Records kept before the first compaction: the inline array.  Compacting
+ * that few records is cheap, and the threshold doubles with what survives.
+ */
+#define JOURNEY_COMPACT_MIN		JOURNEY_INLINE_EVENTS
 
-	av_events_init(&st->buf);
-	strpool_init(&st->pool, cxt);
+static JourneyState *
+journey_state_new(MemoryContext cxt, JourneyPool *pool, uint8 mode,
+				  int32 max_steps, Oid collid)
+{
+	JourneyState *st = MemoryContextAlloc(cxt, sizeof(JourneyState));
+
+	/* the inline records need no zeroing */
+	memset(st, 0, offsetof(JourneyState, inline_ev));
+	st->pool = pool;
+	st->ev = st->inline_ev;
+	st->evcap = JOURNEY_INLINE_EVENTS;
 	st->mode = mode;
 	st->max_steps = max_steps;
 	st->inorder = true;
-	st->anchor = STRPOOL_NONE;
+	st->anchor = JOURNEY_NONE;
 	st->collid = OidIsValid(collid) ? collid : DEFAULT_COLLATION_OID;
-	st->last_id = STRPOOL_NONE;
-	st->compact_at = Max(JOURNEY_COMPACT_MIN, 8 * (int64) max_steps);
+	st->last_id = JOURNEY_NONE;
+	st->compact_at = JOURNEY_COMPACT_MIN;
 	st->anchor_seen = (mode == JOURNEY_PLAIN);
 	return st;
 }
@@ -208,25 +531,26 @@ journey_backward_cut(const AvEvent *ev, int64 end, int32 max_steps)
 	return 0;
 }
 
-/* First record of the anchor at or after "from", or -1. */
+/* Index of the first record of the anchor, or -1. */
 static int64
 journey_first_anchor(const JourneyState *st)
 {
 	int64		i;
 
-	for (i = 0; i < st->buf.nevents; i++)
-		if (st->buf.events[i].aux == st->anchor)
+	for (i = 0; i < st->nev; i++)
+		if (st->ev[i].aux == st->anchor)
 			return i;
 	return -1;
 }
 
+/* Index of the last record of the anchor, or -1. */
 static int64
 journey_last_anchor(const JourneyState *st)
 {
 	int64		i;
 
-	for (i = st->buf.nevents - 1; i >= 0; i--)
-		if (st->buf.events[i].aux == st->anchor)
+	for (i = st->nev - 1; i >= 0; i--)
+		if (st->ev[i].aux == st->anchor)
 			return i;
 	return -1;
 }
@@ -247,7 +571,7 @@ journey_set_cut(JourneyState *st, int64 ts)
 static void
 journey_recount(JourneyState *st)
 {
-	const AvEvent *ev = st->buf.events;
+	const AvEvent *ev = st->ev;
 	int64		i,
 				start = 0;
 
@@ -260,7 +584,7 @@ journey_recount(JourneyState *st)
 	}
 	if (!st->anchor_seen)
 		return;
-	for (i = start; i < st->buf.nevents; i++)
+	for (i = start; i < st->nev; i++)
 		if (i == start || ev[i].aux != ev[i - 1].aux)
 			st->nruns++;
 }
@@ -272,8 +596,8 @@ journey_recount(JourneyState *st)
 static void
 journey_compact(JourneyState *st)
 {
-	AvEvent    *ev = st->buf.events;
-	int64		n = st->buf.nevents;
+	AvEvent    *ev = st->ev;
+	int64		n = st->nev;
 	int64		i,
 				k;
 
@@ -285,6 +609,7 @@ journey_compact(JourneyState *st)
 				ev[k++] = ev[i];
 		n = k;
 	}
+	st->nev = n;
 
 	if (st->mode == JOURNEY_PLAIN && n > 0)
 	{
@@ -295,7 +620,6 @@ journey_compact(JourneyState *st)
 	}
 	else if (st->mode == JOURNEY_FROM)
 	{
-		st->buf.nevents = n;
 		i = journey_first_anchor(st);
 		if (i >= 0)
 		{
@@ -307,7 +631,6 @@ journey_compact(JourneyState *st)
 	}
 	else if (st->mode == JOURNEY_TO)
 	{
-		st->buf.nevents = n;
 		i = journey_last_anchor(st);
 		if (i >= 0)
 		{
@@ -327,32 +650,39 @@ journey_compact(JourneyState *st)
 			}
 		}
 	}
-	st->buf.nevents = n;
+	st->nev = n;
 	if (n > 0)
 		st->last_id = ev[n - 1].aux;
 	journey_recount(st);
-	st->compact_at = Max(JOURNEY_COMPACT_MIN, 8 * (int64) st->max_steps);
-	st->compact_at = Max(st->compact_at, 2 * n);
+	st->compact_at = Max(JOURNEY_COMPACT_MIN, 2 * n);
 }
 
 /*
  * Add one record.  While records arrive in order, runs are counted as they
  * come: the record that would start run max_steps + 1 (counted from the
  * first anchor for FROM) is a cut point, so it and every later-arriving
- * record after its timestamp are dropped without being stored.
+ * record after its timestamp are dropped without being stored.  An exact
+ * duplicate of the last record is dropped too (in order, that is the only
+ * record it can duplicate).  So a state that is in order holds nothing that
+ * compaction could remove (except for TO), and is not compacted.
  */
-static void
+static inline void
 journey_append(JourneyState *st, int64 ts, uint32 id)
 {
 	if (st->have_cut && ts > st->cut_ts)
 		return;
-	if (st->inorder && st->buf.nevents > 0)
+	if (st->inorder && st->nev > 0)
 	{
-		const AvEvent *last = &st->buf.events[st->buf.nevents - 1];
+		const AvEvent *last = &st->ev[st->nev - 1];
 
-		/* equal timestamps with different steps need the text order */
 		if (ts < last->ts || (ts == last->ts && id != last->aux))
+		{
+			/* earlier, or equal timestamps that need the text order */
 			st->inorder = false;
+			st->nsorted = st->nev;
+		}
+		else if (ts == last->ts)
+			return;				/* exact duplicate of the last record */
 	}
 	if (st->inorder && st->mode != JOURNEY_TO)
 	{
@@ -364,9 +694,9 @@ journey_append(JourneyState *st, int64 ts, uint32 id)
 				st->nruns = 1;
 			}
 		}
-		else if (st->buf.nevents == 0 || id != st->buf.events[st->buf.nevents - 1].aux)
+		else if (st->nev == 0 || id != st->ev[st->nev - 1].aux)
 		{
-			if (st->nruns == st->max_steps)
+			if (st->nruns >= st->max_steps)
 			{
 				journey_set_cut(st, ts);
 				return;
@@ -374,32 +704,40 @@ journey_append(JourneyState *st, int64 ts, uint32 id)
 			st->nruns++;
 		}
 	}
-	av_events_append(&st->buf, ts, 0, id);
+	journey_push(st, ts, id);
 	st->last_id = id;
-	if (st->buf.nevents >= st->compact_at)
-		journey_compact(st);
+	if (st->nev >= st->compact_at)
+	{
+		if (st->inorder && st->mode != JOURNEY_TO)
+			st->compact_at = 2 * st->nev;
+		else
+			journey_compact(st);
+	}
 }
 
 /*
  * Transition function shared by all variants:
  *	 (state, ts, step [, anchor] [, max_steps])
+ * Inlined into each variant's entry point, so "mode" is a constant there.
+ * Rows after a known cut point cost a few comparisons and no call.
  */
-static Datum
+static pg_attribute_always_inline Datum
 journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 {
 	MemoryContext aggcxt;
-	MemoryContext oldcxt;
 	JourneyState *st;
 	int			maxarg = (mode == JOURNEY_PLAIN) ? 3 : 4;
 	int32		max_steps;
-	text	   *step;
+	struct varlena *step;
 	text	   *anchor = NULL;
 	const char *s;
 	uint32		len;
 	uint32		id;
 	int64		ts;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
+	/* AggCheckCallContext's test, inline: a state pointer is trusted only there */
+	if (fcinfo->context == NULL ||
+		!(IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("journey_path transition function called in non-aggregate context")));
@@ -420,28 +758,38 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 		PG_RETURN_POINTER(st);
 	}
 
-	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
+	ts = PG_GETARG_TIMESTAMP(1);
+	if (unlikely(TIMESTAMP_NOT_FINITE(ts)))
+		(void) av_timestamp_arg(ts);	/* raises the error */
 	/* past a known cut point: nothing to look up or store */
 	if (st != NULL && st->have_cut && ts > st->cut_ts && st->max_steps == max_steps &&
 		(mode == JOURNEY_PLAIN ||
 		 DatumGetPointer(PG_GETARG_DATUM(3)) == st->anchor_ptr))
 		PG_RETURN_POINTER(st);
-	step = PG_GETARG_TEXT_PP(2);
+
+	/*
+	 * The step's bytes; a value stored in line (the usual case) is read in
+	 * place, anything else is detoasted in the per-row context.
+	 */
+	step = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(2));
+	if (VARATT_IS_COMPRESSED(step) || VARATT_IS_EXTERNAL(step))
+		step = pg_detoast_datum_packed(step);
 	s = VARDATA_ANY(step);
 	len = VARSIZE_ANY_EXHDR(step);
-	/* detoast (if ever needed) in the per-row context, not the state's */
 	if (mode != JOURNEY_PLAIN &&
 		(st == NULL || DatumGetPointer(PG_GETARG_DATUM(3)) != st->anchor_ptr))
 		anchor = PG_GETARG_TEXT_PP(3);
 
-	oldcxt = MemoryContextSwitchTo(aggcxt);
 	if (st == NULL)
 	{
-		st = journey_state_new(aggcxt, mode, max_steps, PG_GET_COLLATION());
+		if (!AggCheckCallContext(fcinfo, &aggcxt))
+			elog(ERROR, "journey_path transition function called in non-aggregate context");
+		st = journey_state_new(aggcxt, journey_pool(fcinfo), mode, max_steps,
+							   PG_GET_COLLATION());
 		if (mode != JOURNEY_PLAIN)
 		{
-			st->anchor = strpool_intern(&st->pool, VARDATA_ANY(anchor),
-										VARSIZE_ANY_EXHDR(anchor));
+			st->anchor = journey_find_label(st->pool, VARDATA_ANY(anchor),
+											VARSIZE_ANY_EXHDR(anchor), true);
 			st->anchor_ptr = DatumGetPointer(PG_GETARG_DATUM(3));
 		}
 	}
@@ -454,8 +802,8 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 					 errdetail("Got %d after %d.", max_steps, st->max_steps)));
 		if (anchor != NULL)
 		{
-			if (strpool_lookup(&st->pool, VARDATA_ANY(anchor),
-							   VARSIZE_ANY_EXHDR(anchor)) != st->anchor)
+			if (journey_find_label(st->pool, VARDATA_ANY(anchor),
+								   VARSIZE_ANY_EXHDR(anchor), false) != st->anchor)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s must be the same for all rows of a group",
@@ -465,19 +813,11 @@ journey_accum(FunctionCallInfo fcinfo, uint8 mode)
 	}
 
 	/* the previous row's step is the most likely match */
-	if (st->last_id != STRPOOL_NONE)
-	{
-		uint32		llen;
-		const char *ls = strpool_get(&st->pool, st->last_id, &llen);
-
-		id = (llen == len && memcmp(ls, s, len) == 0)
-			? st->last_id : strpool_intern(&st->pool, s, len);
-	}
-	else
-		id = strpool_intern(&st->pool, s, len);
+	id = st->last_id;
+	if (id == JOURNEY_NONE || !journey_label_is(st->pool, id, s, len))
+		id = journey_find_label(st->pool, s, len, true);
 
 	journey_append(st, ts, id);
-	MemoryContextSwitchTo(oldcxt);
 	PG_RETURN_POINTER(st);
 }
 
@@ -500,30 +840,34 @@ apivalue_journey_path_to_accum(PG_FUNCTION_ARGS)
 }
 
 /*
- * Add src's records to dst (dst's memory context current), re-interning
- * src's step labels into dst's pool.
+ * Add src's records to dst.  Step ids are translated when the two states'
+ * ids belong to different pools (one label lookup per change of step).
  */
 static void
 journey_merge_into(JourneyState *dst, const JourneyState *src)
 {
-	uint32	   *map;
-	uint32		i;
+	uint32		from = JOURNEY_NONE;
+	uint32		to = JOURNEY_NONE;
 	int64		j;
 
-	if (src->pool.n == 0 && src->buf.nevents == 0)
-		return;
-	map = palloc(Max(src->pool.n, 1) * sizeof(uint32));
-	for (i = 0; i < src->pool.n; i++)
+	for (j = 0; j < src->nev; j++)
 	{
-		uint32		len;
-		const char *s = strpool_get(&src->pool, i, &len);
+		uint32		id = src->ev[j].aux;
 
-		map[i] = strpool_intern(&dst->pool, s, len);
+		if (dst->pool != src->pool)
+		{
+			if (id != from)
+			{
+				uint32		len;
+				const char *s = journey_label(src->pool, id, &len);
+
+				from = id;
+				to = journey_find_label(dst->pool, s, len, true);
+			}
+			id = to;
+		}
+		journey_append(dst, src->ev[j].ts, id);
 	}
-	av_events_grow(&dst->buf, dst->buf.nevents + src->buf.nevents);
-	for (j = 0; j < src->buf.nevents; j++)
-		journey_append(dst, src->buf.events[j].ts, map[src->buf.events[j].aux]);
-	pfree(map);
 }
 
 static void
@@ -540,8 +884,8 @@ journey_check_compatible(const JourneyState *a, const JourneyState *b)
 	{
 		uint32		la,
 					lb;
-		const char *sa = strpool_get(&a->pool, a->anchor, &la);
-		const char *sb = strpool_get(&b->pool, b->anchor, &lb);
+		const char *sa = journey_label(a->pool, a->anchor, &la);
+		const char *sb = journey_label(b->pool, b->anchor, &lb);
 
 		if (la != lb || memcmp(sa, sb, la) != 0)
 			ereport(ERROR,
@@ -572,17 +916,23 @@ apivalue_journey_path_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(a);
 	}
 
+	/*
+	 * The group's first partial state: when it was read by our deserialize
+	 * function into this very aggregate context, nothing else refers to it,
+	 * so it becomes the group's state as it is.  Anything else is copied.
+	 */
+	if (a == NULL && b->adoptable && GetMemoryChunkContext(b) == aggcxt)
+	{
+		b->adoptable = false;
+		PG_RETURN_POINTER(b);
+	}
+
 	oldcxt = MemoryContextSwitchTo(aggcxt);
 	if (a == NULL)
 	{
-		a = journey_state_new(aggcxt, b->mode, b->max_steps, b->collid);
-		if (b->mode != JOURNEY_PLAIN)
-		{
-			uint32		len;
-			const char *s = strpool_get(&b->pool, b->anchor, &len);
-
-			a->anchor = strpool_intern(&a->pool, s, len);
-		}
+		/* b's pool lives as long as the query: share it */
+		a = journey_state_new(aggcxt, b->pool, b->mode, b->max_steps, b->collid);
+		a->anchor = b->anchor;
 	}
 	else
 		journey_check_compatible(a, b);
@@ -591,19 +941,52 @@ apivalue_journey_path_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/* uint32 comparator for the serializer's id list */
+static int
+journey_id_cmp(const void *pa, const void *pb)
+{
+	uint32		a = *(const uint32 *) pa;
+	uint32		b = *(const uint32 *) pb;
+
+	return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* Position of id in the sorted, duplicate-free ids[0..n). */
+static uint32
+journey_id_index(const uint32 *ids, uint32 n, uint32 id)
+{
+	uint32		lo = 0,
+				hi = n;
+
+	while (hi - lo > 1)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+
+		if (ids[mid] <= id)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	Assert(n > 0 && ids[lo] == id);
+	return lo;
+}
+
 /*
  * Serialized form (version 1):
  *	 uint8 version, uint8 mode, int32 max_steps, Oid collid, uint32 anchor,
  *	 uint32 nstrings, then per string uint32 len + bytes,
- *	 then the event records (event_buffer.h format).
- * Only strings that records or the anchor use are written.
+ *	 then int64 nrecords and the records (event_buffer.h's AvEvent layout).
+ * Only the labels that records or the anchor use are written, numbered
+ * densely (the pool's ids mean nothing in another process).
  */
 Datum
 apivalue_journey_path_serialize(PG_FUNCTION_ARGS)
 {
 	JourneyState *st = (JourneyState *) PG_GETARG_POINTER(0);
-	uint32	   *map;
-	uint32		nused = 0;
+	JourneyPool *pool = st->pool;
+	uint32		idbuf[JOURNEY_INLINE_EVENTS + 1];
+	uint32	   *ids = idbuf;
+	uint32		nids = 0;
 	uint32		i;
 	int64		j;
 	Size		size;
@@ -611,6 +994,7 @@ apivalue_journey_path_serialize(PG_FUNCTION_ARGS)
 	char	   *p;
 	uint8		version = JOURNEY_SERIAL_VERSION;
 	uint32		anchor;
+	uint32		newid = 0;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
@@ -619,21 +1003,29 @@ apivalue_journey_path_serialize(PG_FUNCTION_ARGS)
 
 	journey_compact(st);
 
-	/* renumber the strings in use densely */
-	map = palloc(Max(st->pool.n, 1) * sizeof(uint32));
-	for (i = 0; i < st->pool.n; i++)
-		map[i] = STRPOOL_NONE;
-	if (st->anchor != STRPOOL_NONE)
-		map[st->anchor] = nused++;
-	for (j = 0; j < st->buf.nevents; j++)
-		if (map[st->buf.events[j].aux] == STRPOOL_NONE)
-			map[st->buf.events[j].aux] = nused++;
+	/* the ids in use, sorted and unique: a label's new number is its index */
+	if ((Size) st->nev + 1 > lengthof(idbuf))
+		ids = palloc_extended(((Size) st->nev + 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
+	if (st->anchor != JOURNEY_NONE)
+		ids[nids++] = st->anchor;
+	for (j = 0; j < st->nev; j++)
+		if (j == 0 || st->ev[j].aux != st->ev[j - 1].aux)
+			ids[nids++] = st->ev[j].aux;
+	if (nids > 1)
+	{
+		uint32		k = 1;
+
+		qsort(ids, nids, sizeof(uint32), journey_id_cmp);
+		for (i = 1; i < nids; i++)
+			if (ids[i] != ids[k - 1])
+				ids[k++] = ids[i];
+		nids = k;
+	}
 
 	size = VARHDRSZ + 1 + 1 + 4 + sizeof(Oid) + 4 + 4;
-	for (i = 0; i < st->pool.n; i++)
-		if (map[i] != STRPOOL_NONE)
-			size += 4 + st->pool.entries[i].len;
-	size += av_events_serialized_size(&st->buf);
+	for (i = 0; i < nids; i++)
+		size += 4 + (Size) pool->steps[ids[i]].len;
+	size += sizeof(int64) + (Size) st->nev * sizeof(AvEvent);
 
 	out = (bytea *) palloc_extended(size, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, size);
@@ -646,47 +1038,39 @@ apivalue_journey_path_serialize(PG_FUNCTION_ARGS)
 	p += 4;
 	memcpy(p, &st->collid, sizeof(Oid));
 	p += sizeof(Oid);
-	anchor = st->anchor == STRPOOL_NONE ? STRPOOL_NONE : map[st->anchor];
+	anchor = st->anchor == JOURNEY_NONE ? JOURNEY_NONE
+		: journey_id_index(ids, nids, st->anchor);
 	memcpy(p, &anchor, 4);
 	p += 4;
-	memcpy(p, &nused, 4);
+	memcpy(p, &nids, 4);
 	p += 4;
+	for (i = 0; i < nids; i++)
 	{
-		/* strings in new-id order */
-		uint32	   *inv = palloc(Max(nused, 1) * sizeof(uint32));
+		uint32		len;
+		const char *s = journey_label(pool, ids[i], &len);
 
-		for (i = 0; i < st->pool.n; i++)
-			if (map[i] != STRPOOL_NONE)
-				inv[map[i]] = i;
-		for (i = 0; i < nused; i++)
-		{
-			uint32		len;
-			const char *s = strpool_get(&st->pool, inv[i], &len);
-
-			memcpy(p, &len, 4);
-			p += 4;
-			memcpy(p, s, len);
-			p += len;
-		}
-		pfree(inv);
+		memcpy(p, &len, 4);
+		p += 4;
+		memcpy(p, s, len);
+		p += len;
 	}
+	memcpy(p, &st->nev, sizeof(int64));
+	p += sizeof(int64);
+	for (j = 0; j < st->nev; j++)
 	{
-		char	   *ev = p;
+		AvEvent		e;
 
-		p = av_events_serialize(&st->buf, p);
-		/* rewrite the step ids of the copied records */
-		for (j = 0; j < st->buf.nevents; j++)
-		{
-			AvEvent		e;
-			char	   *ep = ev + sizeof(int64) + j * sizeof(AvEvent);
-
-			memcpy(&e, ep, sizeof(AvEvent));
-			e.aux = map[e.aux];
-			memcpy(ep, &e, sizeof(AvEvent));
-		}
+		if (j == 0 || st->ev[j].aux != st->ev[j - 1].aux)
+			newid = journey_id_index(ids, nids, st->ev[j].aux);
+		e.ts = st->ev[j].ts;
+		e.bits = 0;
+		e.aux = newid;
+		memcpy(p, &e, sizeof(AvEvent));
+		p += sizeof(AvEvent);
 	}
 	Assert(p == (char *) out + size);
-	pfree(map);
+	if (ids != idbuf)
+		pfree(ids);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -698,6 +1082,11 @@ journey_bad_state(const char *what)
 			 errmsg("invalid journey_path state: %s", what)));
 }
 
+/*
+ * Read a serialized state.  Every count is checked against the bytes left
+ * before anything is copied, and all fields are read with memcpy (the bytea
+ * may sit at any address).
+ */
 Datum
 apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 {
@@ -705,8 +1094,10 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 	const char *p = VARDATA_ANY(in);
 	const char *end = p + VARSIZE_ANY_EXHDR(in);
 	MemoryContext aggcxt;
-	MemoryContext oldcxt;
 	JourneyState *st;
+	JourneyPool *pool;
+	uint32		mapbuf[32];
+	uint32	   *map = mapbuf;
 	uint8		version,
 				mode;
 	int32		max_steps;
@@ -714,7 +1105,8 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 	uint32		anchor,
 				nstrings,
 				i;
-	int64		j;
+	int64		n,
+				j;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -739,15 +1131,17 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 	p += 4;
 	if (mode > JOURNEY_TO || max_steps < 1 || max_steps > JOURNEY_MAX_STEPS)
 		journey_bad_state("bad parameters");
-	if ((mode == JOURNEY_PLAIN) != (anchor == STRPOOL_NONE) ||
-		(anchor != STRPOOL_NONE && anchor >= nstrings))
+	if ((mode == JOURNEY_PLAIN) != (anchor == JOURNEY_NONE) ||
+		(anchor != JOURNEY_NONE && anchor >= nstrings))
 		journey_bad_state("bad anchor");
 	/* every string takes at least its 4-byte length */
 	if ((uint64) nstrings > (uint64) (end - p) / 4)
 		journey_bad_state("string count exceeds the data");
 
-	oldcxt = MemoryContextSwitchTo(aggcxt);
-	st = journey_state_new(aggcxt, mode, max_steps, collid);
+	/* labels into this function's pool; map: serialized number -> id */
+	pool = journey_pool(fcinfo);
+	if (nstrings > lengthof(mapbuf))
+		map = palloc_extended((Size) nstrings * sizeof(uint32), MCXT_ALLOC_HUGE);
 	for (i = 0; i < nstrings; i++)
 	{
 		uint32		len;
@@ -758,31 +1152,48 @@ apivalue_journey_path_deserialize(PG_FUNCTION_ARGS)
 		p += 4;
 		if ((uint64) len > (uint64) (end - p))
 			journey_bad_state("truncated string");
-		if (strpool_intern(&st->pool, p, len) != i)
-			journey_bad_state("duplicate string");
+		map[i] = journey_find_label(pool, p, len, true);
 		p += len;
 	}
-	st->anchor = anchor;
-	p = av_events_deserialize(&st->buf, p, end);
-	if (p != end)
-		journey_bad_state("trailing bytes");
-	for (j = 0; j < st->buf.nevents; j++)
-		if (st->buf.events[j].aux >= nstrings)
+	st = journey_state_new(aggcxt, pool, mode, max_steps, collid);
+	if (anchor != JOURNEY_NONE)
+		st->anchor = map[anchor];
+
+	if (end - p < (ptrdiff_t) sizeof(int64))
+		journey_bad_state("truncated record count");
+	memcpy(&n, p, sizeof(int64));
+	p += sizeof(int64);
+	if (n < 0 || (uint64) n != (uint64) (end - p) / sizeof(AvEvent) ||
+		(uint64) (end - p) % sizeof(AvEvent) != 0)
+		journey_bad_state("record count does not match the data");
+	journey_reserve(st, n);
+	if (n > 0)
+		memcpy(st->ev, p, (Size) n * sizeof(AvEvent));
+	st->nev = n;
+	for (j = 0; j < n; j++)
+	{
+		if (st->ev[j].aux >= nstrings)
 			journey_bad_state("step id out of range");
+		st->ev[j].aux = map[st->ev[j].aux];
+		st->ev[j].bits = 0;
+	}
+	if (map != mapbuf)
+		pfree(map);
 	/* the serialized records were sorted, but verify rather than trust */
 	st->inorder = true;
-	for (j = 1; j < st->buf.nevents; j++)
-		if (journey_record_cmp(&st->buf.events[j - 1], &st->buf.events[j], st) > 0)
+	for (j = 1; j < n; j++)
+		if (journey_record_cmp(&st->ev[j - 1], &st->ev[j], st) > 0)
 		{
 			st->inorder = false;
+			st->nsorted = j;
 			break;
 		}
-	if (st->buf.nevents > 0)
-		st->last_id = st->buf.events[st->buf.nevents - 1].aux;
+	if (n > 0)
+		st->last_id = st->ev[n - 1].aux;
 	if (st->inorder)
 		journey_recount(st);
-	st->compact_at = Max(st->compact_at, 2 * st->buf.nevents);
-	MemoryContextSwitchTo(oldcxt);
+	st->compact_at = Max(st->compact_at, 2 * n);
+	st->adoptable = true;
 	PG_RETURN_POINTER(st);
 }
 
@@ -802,8 +1213,8 @@ journey_runs(JourneyState *st, int64 *first)
 	int			k = 0;
 
 	journey_sort(st);
-	ev = st->buf.events;
-	n = st->buf.nevents;
+	ev = st->ev;
+	n = st->nev;
 	if (n == 0)
 		return 0;
 
@@ -840,32 +1251,59 @@ journey_runs(JourneyState *st, int64 *first)
 	return k;
 }
 
+/*
+ * The text[] path, built in one allocation straight from the labels (no
+ * per-element text datums).
+ */
 Datum
 apivalue_journey_path_final(PG_FUNCTION_ARGS)
 {
 	JourneyState *st;
-	int64	   *first;
+	int64		firstbuf[64];
+	int64	   *first = firstbuf;
 	int			k,
 				i;
-	Datum	   *elems;
+	Size		nbytes;
 	ArrayType  *arr;
+	char	   *p;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (JourneyState *) PG_GETARG_POINTER(0);
-	first = palloc(sizeof(int64) * (st->max_steps + 1));
+	if ((Size) st->max_steps + 1 > lengthof(firstbuf))
+		first = palloc(sizeof(int64) * (st->max_steps + 1));
 	k = journey_runs(st, first);
 	if (k == 0)
 		PG_RETURN_NULL();
-	elems = palloc(sizeof(Datum) * k);
+
+	nbytes = ARR_OVERHEAD_NONULLS(1);
+	for (i = 0; i < k; i++)
+	{
+		nbytes += INTALIGN(VARHDRSZ + (Size) st->pool->steps[st->ev[first[i]].aux].len);
+		if (!AllocSizeIsValid(nbytes))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("array size exceeds the maximum allowed (%d)",
+							(int) MaxAllocSize)));
+	}
+	arr = (ArrayType *) palloc0(nbytes);
+	SET_VARSIZE(arr, nbytes);
+	arr->ndim = 1;
+	arr->dataoffset = 0;
+	arr->elemtype = TEXTOID;
+	ARR_DIMS(arr)[0] = k;
+	ARR_LBOUND(arr)[0] = 1;
+	p = ARR_DATA_PTR(arr);
 	for (i = 0; i < k; i++)
 	{
 		uint32		len;
-		const char *s = strpool_get(&st->pool, st->buf.events[first[i]].aux, &len);
+		const char *s = journey_label(st->pool, st->ev[first[i]].aux, &len);
 
-		elems[i] = PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+		SET_VARSIZE(p, VARHDRSZ + len);
+		memcpy(VARDATA(p), s, len);
+		p += INTALIGN(VARHDRSZ + (Size) len);
 	}
-	arr = construct_array(elems, k, TEXTOID, -1, false, TYPALIGN_INT);
+	Assert(p == (char *) arr + nbytes);
 	PG_RETURN_ARRAYTYPE_P(arr);
 }
 
@@ -878,7 +1316,8 @@ Datum
 apivalue_journey_path_times_final(PG_FUNCTION_ARGS)
 {
 	JourneyState *st;
-	int64	   *first;
+	int64		firstbuf[64];
+	int64	   *first = firstbuf;
 	int			k,
 				i;
 	Datum	   *elems;
@@ -900,13 +1339,14 @@ apivalue_journey_path_times_final(PG_FUNCTION_ARGS)
 	elemtype = *(Oid *) fcinfo->flinfo->fn_extra;
 
 	st = (JourneyState *) PG_GETARG_POINTER(0);
-	first = palloc(sizeof(int64) * (st->max_steps + 1));
+	if ((Size) st->max_steps + 1 > lengthof(firstbuf))
+		first = palloc(sizeof(int64) * (st->max_steps + 1));
 	k = journey_runs(st, first);
 	if (k == 0)
 		PG_RETURN_NULL();
 	elems = palloc(sizeof(Datum) * k);
 	for (i = 0; i < k; i++)
-		elems[i] = Int64GetDatum(st->buf.events[first[i]].ts);
+		elems[i] = Int64GetDatum(st->ev[first[i]].ts);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, k, elemtype, 8,
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -169,6 +169,34 @@ JOIN (SELECT u, apivalue.journey_path(ts, s, 15) AS p, apivalue.journey_path_to(
       FROM jp_rand GROUP BY u) b USING (u);
 RESET ALL;
 
+-- Many distinct labels (the query-wide label pool rehashes; states hold
+-- more labels and records than fit inline), random arrival order, serial and
+-- with forced partial aggregation (serialize writes many labels).
+CREATE TABLE jp_many AS
+SELECT u, '2024-03-01'::timestamptz + floor(random() * 200) * interval '1 minute' AS ts,
+       'L' || floor(random() * 400)::int AS s
+FROM generate_series(1, 60) u, generate_series(1, 150) i
+ORDER BY random();
+SELECT 'many labels' AS variant, * FROM avtest.diff(
+  $$SELECT u::text AS k, apivalue.journey_path(ts, s, 200)::text || apivalue.journey_path_times(ts, s, 200)::text AS v
+    FROM jp_many GROUP BY u$$,
+  $$SELECT u::text AS k, (c.path[1:200])::text || (c.started[1:200])::text AS v
+    FROM (SELECT u, array_agg(s ORDER BY ts, s) AS arr, array_agg(ts ORDER BY ts, s) AS tss
+          FROM jp_many GROUP BY u) r, pg_temp.jp_collapse(arr, tss) c$$);
+CREATE TEMP TABLE jp_many_serial AS
+  SELECT u, apivalue.journey_path(ts, s, 200) AS p FROM jp_many GROUP BY u;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.plan_has($$SELECT u, apivalue.journey_path(ts, s, 200) FROM jp_many GROUP BY u$$,
+                        'Partial') AS partial_aggregation;
+SELECT count(*) AS users, count(*) FILTER (WHERE a.p IS DISTINCT FROM b.p) AS mismatches
+FROM jp_many_serial a
+JOIN (SELECT u, apivalue.journey_path(ts, s, 200) AS p FROM jp_many GROUP BY u) b USING (u);
+RESET ALL;
+DROP TABLE jp_many;
+
 -- One user with 200k events in time order: compaction keeps the state small
 -- (a-b alternation: only the first 20 runs matter), the answer is exact.
 SELECT apivalue.journey_path(ts, s) = (SELECT array_agg(CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END ORDER BY i)
