@@ -92,6 +92,7 @@ DECLARE
   win_months int;
   win_days int;
   win_usec bigint;
+  filt text := '';
 BEGIN
   IF n = 0 THEN
     RAISE EXCEPTION 'funnel_report needs at least one step'
@@ -223,11 +224,18 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- Rows matching no step and no exclusion never reach a chain, except as
+  -- interruptions in strict_order mode (ordered, unique counting): filter
+  -- them out in the scan, so that only the few step events are grouped.
+  IF step_order = 'any_order' OR counting = 'total' OR (modes_bits & 2) = 0 THEN
+    filt := format(' AND (%s)', array_to_string(conds, ' OR '));
+  END IF;
+
   q := format($q$
     WITH c AS (
       SELECT apivalue._funnel_report_chains($1, %2$s, %3$s, %4$s) AS a
       FROM %5$s
-      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL%6$s
       GROUP BY %1$s
     ), h AS MATERIALIZED (
       SELECT p.* FROM c CROSS JOIN LATERAL unnest(c.a) p
@@ -261,7 +269,7 @@ BEGIN
     LEFT JOIN full_g p ON p.b IS NOT DISTINCT FROM f.b AND p.s = ($4)[f.s]
     WINDOW w AS (PARTITION BY f.b ORDER BY f.s)
     ORDER BY f.b NULLS LAST, f.s $q$,
-    u, t, bd, array_to_string(conds, ', '), events);
+    u, t, bd, array_to_string(conds, ', '), events, filt);
   RETURN QUERY EXECUTE q USING cfg, n, labels, prev, breakdown IS NOT NULL;
 END
 $fn$;
