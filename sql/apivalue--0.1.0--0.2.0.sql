@@ -226,3 +226,115 @@ BEGIN
   RETURN QUERY EXECUTE q USING cfg, n, labels, prev, breakdown IS NOT NULL;
 END
 $fn$;
+
+-- branch product2: ttfv_survival reads each user with one aggregate, _ttfv_point
+-- (first start, first value at or after it, latest event), and counts units in
+-- integer arithmetic (_km_units_between)
+-- _ttfv_point (src/km.c): one user's first start, first value at or after it
+-- and latest event, in one transition per row, for ttfv_survival.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean) IS
+  'internal: _ttfv_point transition function';
+CREATE FUNCTION apivalue._ttfv_point_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_combine(internal, internal) IS
+  'internal: _ttfv_point combine function';
+CREATE FUNCTION apivalue._ttfv_point_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_serialize(internal) IS
+  'internal: _ttfv_point serialization (version byte, flags, times)';
+CREATE FUNCTION apivalue._ttfv_point_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_deserialize(bytea, internal) IS
+  'internal: _ttfv_point deserialization (checked against its size)';
+CREATE FUNCTION apivalue._ttfv_point_final(internal)
+RETURNS timestamptz[] AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_final(internal) IS
+  'internal: _ttfv_point final function';
+
+CREATE AGGREGATE apivalue._ttfv_point(ts timestamptz, is_start boolean, is_value boolean) (
+  SFUNC = apivalue._ttfv_point_accum, STYPE = internal, SSPACE = 64,
+  FINALFUNC = apivalue._ttfv_point_final,
+  COMBINEFUNC = apivalue._ttfv_point_combine,
+  SERIALFUNC = apivalue._ttfv_point_serialize,
+  DESERIALFUNC = apivalue._ttfv_point_deserialize,
+  PARALLEL = SAFE);
+COMMENT ON AGGREGATE apivalue._ttfv_point(timestamptz, boolean, boolean) IS
+  'internal: {first start, first value at or after it, latest event} of one user for ttfv_survival (timestamptz[], NULL elements where there is none)';
+CREATE FUNCTION apivalue._km_units_between(start timestamptz, stop timestamptz, resolution_usec bigint)
+RETURNS int AS 'MODULE_PATHNAME', 'apivalue_km_units_between'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._km_units_between(timestamptz, timestamptz, bigint) IS
+  'internal: whole resolution units from start to stop, truncated toward zero (= _km_units(stop - start, resolution) with the resolution in microseconds), in integer arithmetic';
+CREATE OR REPLACE FUNCTION apivalue.ttfv_survival(
+  events regclass, user_column text, time_column text,
+  start_condition text, value_condition text,
+  resolution interval DEFAULT '1 day', horizon interval DEFAULT '90 days',
+  as_of timestamptz DEFAULT NULL, cohort_period text DEFAULT 'month',
+  time_zone text DEFAULT 'UTC')
+RETURNS TABLE (cohort_start timestamptz, t int, at_risk bigint, reached bigint,
+               censored bigint, survival float8, ci_low float8, ci_high float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := apivalue._condition(events, start_condition, 'start condition');
+  v text := apivalue._condition(events, value_condition, 'value condition');
+  h numeric;
+  w text := '';
+BEGIN
+  IF resolution IS NULL OR horizon IS NULL OR cohort_period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'resolution, horizon, cohort_period and time_zone must not be NULL'
+      USING ERRCODE = '22004';
+  END IF;
+  IF extract(epoch FROM resolution) <= 0 THEN
+    RAISE EXCEPTION 'resolution must be positive, got %', resolution USING ERRCODE = '22023';
+  END IF;
+  IF extract(epoch FROM horizon) < 0 THEN
+    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
+  END IF;
+  h := div(extract(epoch FROM horizon), extract(epoch FROM resolution));
+  IF h > 1000000 THEN
+    RAISE EXCEPTION 'horizon % is % units of resolution %, more than 1000000', horizon, h, resolution
+      USING ERRCODE = '22023', HINT = 'Use a coarser resolution or a shorter horizon.';
+  END IF;
+  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
+  END IF;
+  -- unknown period or zone: fail before scanning
+  PERFORM apivalue.period_start(now(), cohort_period, time_zone);
+  IF as_of IS NOT NULL THEN
+    w := format(' AND %s <= $1', ts);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH pt AS MATERIALIZED (
+      SELECT apivalue._ttfv_point(%2$s, %3$s, %4$s) AS p
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
+      GROUP BY %1$s
+    ), ao AS (
+      SELECT coalesce($1, max(pt.p[3])) AS as_of FROM pt
+    ), c AS (
+      SELECT apivalue.period_start(pt.p[1], $2, $3) AS cohort,
+             apivalue.km_summary(
+               apivalue._km_units_between(pt.p[1], coalesce(pt.p[2], ao.as_of), $6),
+               pt.p[2] IS NOT NULL, $5) AS km
+      FROM pt CROSS JOIN ao
+      WHERE pt.p[1] IS NOT NULL
+      GROUP BY 1
+    )
+    SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
+    FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
+    ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
+  USING as_of, cohort_period, time_zone, resolution, h::int,
+        (extract(epoch FROM resolution) * 1000000)::bigint;
+END
+$fn$;
