@@ -3,12 +3,15 @@
  * funnel_report.c
  *	  _funnel_report_chains: the per-user aggregate behind funnel_report.
  *
- * One scan of the events feeds this aggregate, grouped by user.  The state
- * is the user's events in the shared event buffer (event_buffer.h): step
- * events as (ts, step bits, breakdown id) records, the breakdown value
- * interned in a per-user string pool (strpool.h), and exclusion events in a
- * second buffer.  The final function sorts once and finds the user's
- * chain(s):
+ * One scan of the events feeds this aggregate, grouped by user; funnel_report
+ * filters the scan to the rows matching a step or an exclusion (all rows in
+ * strict_order mode, where the others interrupt a chain).  The state is the
+ * user's events in the shared event buffer (event_buffer.h): step events as
+ * (ts, step bits, breakdown id) records and exclusion events in a second
+ * buffer.  The breakdown values are interned in one string pool per call
+ * site (strpool.h), shared by all users' states with the parsed
+ * configuration, so a user costs two small buffers and no per-user pool.
+ * The final function sorts once and finds the user's chain(s):
  *
  *	 - ordered, 'unique' counting: ClickHouse's slot search of funnel.h
  *	   (av_funnel_run, the same code as window_funnel) over the mandatory
