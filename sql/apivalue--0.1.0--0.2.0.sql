@@ -5,3 +5,336 @@
 -- repeated here, so that ALTER EXTENSION apivalue UPDATE yields exactly the
 -- objects of a fresh 0.2.0 install; test/layers/upgrade.sh checks that.
 \echo Use "ALTER EXTENSION apivalue UPDATE TO '0.2.0'" to load this file. \quit
+
+-- branch product2: funnel_report filters the scan to rows matching a step or an
+-- exclusion (all rows only in strict_order mode)
+CREATE OR REPLACE FUNCTION apivalue.funnel_report(
+  events regclass, user_column text, time_column text,
+  steps text[], conversion_window interval, mode text DEFAULT '',
+  step_labels text[] DEFAULT NULL,
+  exclusions text[] DEFAULT '{}', exclusion_steps int4range[] DEFAULT NULL,
+  optional_steps int[] DEFAULT '{}', step_order text DEFAULT 'ordered',
+  breakdown text DEFAULT NULL, attribution text DEFAULT 'first_touch',
+  counting text DEFAULT 'unique')
+RETURNS TABLE (breakdown_value text, step int, step_label text, users bigint,
+               conversion_from_start float8, conversion_from_previous float8,
+               dropped_after bigint, avg_time_from_previous interval,
+               median_time_from_previous interval, p90_time_from_previous interval,
+               excluded_users bigint)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  t text := apivalue._column(events, time_column, 'time column', '{timestamptz,timestamp}');
+  n int := coalesce(cardinality(steps), 0);
+  nx int := coalesce(cardinality(exclusions), 0);
+  conds text[] := '{}';
+  bd text := 'NULL::text';
+  labels text[];
+  cfg bigint[];
+  modes_bits bigint := 0;
+  opt_mask bigint := 0;
+  attr bigint;
+  prev int[] := '{}';
+  last_mand int := 1;
+  i int;
+  r int4range;
+  lo int;
+  hi int;
+  q text;
+  win_months int;
+  win_days int;
+  win_usec bigint;
+  filt text := '';
+BEGIN
+  IF n = 0 THEN
+    RAISE EXCEPTION 'funnel_report needs at least one step'
+      USING ERRCODE = '22023', HINT = 'Pass steps as an array of boolean SQL conditions, e.g. ARRAY[$$event = ''signup''$$, $$event = ''first_call''$$].';
+  END IF;
+  IF n > 32 THEN
+    RAISE EXCEPTION 'funnel_report accepts at most 32 steps, got %', n USING ERRCODE = '54023';
+  END IF;
+  IF nx > 32 THEN
+    RAISE EXCEPTION 'funnel_report accepts at most 32 exclusions, got %', nx USING ERRCODE = '54023';
+  END IF;
+  IF conversion_window IS NULL THEN
+    RAISE EXCEPTION 'conversion_window must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF conversion_window < interval '0' THEN
+    RAISE EXCEPTION 'conversion_window must not be negative, got %', conversion_window USING ERRCODE = '22023';
+  END IF;
+  IF mode IS NULL OR step_order IS NULL OR attribution IS NULL OR counting IS NULL THEN
+    RAISE EXCEPTION 'mode, step_order, attribution and counting must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  FOR i IN 1 .. n LOOP
+    conds := conds || apivalue._condition(events, steps[i], format('step %s', i));
+  END LOOP;
+  FOR i IN 1 .. nx LOOP
+    conds := conds || apivalue._condition(events, exclusions[i], format('exclusion %s', i));
+  END LOOP;
+  IF breakdown IS NOT NULL THEN
+    bd := apivalue._expression(events, breakdown, 'breakdown') || '::text';
+  END IF;
+  IF step_labels IS NOT NULL AND cardinality(step_labels) <> n THEN
+    RAISE EXCEPTION 'step_labels has % labels for % steps', cardinality(step_labels), n
+      USING ERRCODE = '22023';
+  END IF;
+  labels := coalesce(step_labels, steps);
+
+  IF step_order NOT IN ('ordered', 'any_order') THEN
+    RAISE EXCEPTION 'unknown step_order "%"', step_order
+      USING ERRCODE = '22023', HINT = 'Valid values are ordered and any_order.';
+  END IF;
+  IF counting NOT IN ('unique', 'total') THEN
+    RAISE EXCEPTION 'unknown counting "%"', counting
+      USING ERRCODE = '22023', HINT = 'Valid values are unique and total.';
+  END IF;
+  -- the modes, checked by window_funnel's own parser
+  SELECT bit_or(b) INTO modes_bits
+  FROM (VALUES (1, 'strict_deduplication'), (2, 'strict_order'), (4, 'strict_increase'),
+               (8, 'allow_reentry')) m(b, name)
+  WHERE name = ANY (SELECT btrim(x) FROM unnest(string_to_array(mode, ',')) x);
+  PERFORM apivalue.window_funnel(interval '0', mode, now(), true);
+  modes_bits := coalesce(modes_bits, 0);
+  IF step_order = 'any_order' AND modes_bits <> 0 THEN
+    RAISE EXCEPTION 'mode "%" cannot be used with step_order any_order', mode
+      USING ERRCODE = '22023', HINT = 'window_funnel modes describe ordered funnels; pass mode => ''''.';
+  END IF;
+  IF counting = 'total' AND (modes_bits & ~4) <> 0 THEN
+    RAISE EXCEPTION 'mode "%" cannot be used with counting total', mode
+      USING ERRCODE = '22023', HINT = 'Only strict_increase applies to total counting.';
+  END IF;
+  IF step_order = 'any_order' AND counting = 'total' THEN
+    RAISE EXCEPTION 'counting total cannot be used with step_order any_order'
+      USING ERRCODE = '22023', HINT = 'Attempts are defined for ordered funnels.';
+  END IF;
+
+  IF attribution = 'first_touch' THEN
+    attr := -2;
+  ELSIF attribution = 'last_touch' THEN
+    attr := -1;
+  ELSIF attribution ~ '^step:[0-9]{1,9}$' THEN
+    attr := substr(attribution, 6)::bigint;
+    IF attr < 1 OR attr > n THEN
+      RAISE EXCEPTION 'attribution "%" names a step outside 1..%', attribution, n USING ERRCODE = '22023';
+    END IF;
+  ELSE
+    RAISE EXCEPTION 'unknown attribution "%"', attribution
+      USING ERRCODE = '22023', HINT = 'Valid values are first_touch, last_touch and step:N.';
+  END IF;
+
+  IF optional_steps IS NULL THEN
+    optional_steps := '{}';
+  END IF;
+  FOR i IN SELECT x FROM unnest(optional_steps) x LOOP
+    IF i IS NULL OR i < 1 OR i > n THEN
+      RAISE EXCEPTION 'optional step % is not one of the steps 1..%', i, n USING ERRCODE = '22023';
+    END IF;
+    IF i = 1 THEN
+      RAISE EXCEPTION 'the first step cannot be optional'
+        USING ERRCODE = '22023', HINT = 'A funnel starts with a step every user must do.';
+    END IF;
+    opt_mask := opt_mask | (1::bigint << (i - 1));
+  END LOOP;
+  IF opt_mask <> 0 AND step_order = 'any_order' THEN
+    RAISE EXCEPTION 'optional steps cannot be used with step_order any_order'
+      USING ERRCODE = '22023', HINT = 'In an any-order funnel every step is already skippable.';
+  END IF;
+
+  -- the window in microseconds, months as 30 days (as window_funnel counts them)
+  win_months := extract(year FROM conversion_window) * 12 + extract(month FROM conversion_window);
+  win_days := extract(day FROM conversion_window);
+  win_usec := (win_months * 30 + win_days) * 86400000000::bigint
+              + round(extract(epoch FROM conversion_window
+                              - make_interval(months => win_months, days => win_days)) * 1000000)::bigint;
+  cfg := ARRAY[1, n, nx, win_usec,
+               modes_bits, (step_order = 'any_order')::int, (counting = 'total')::int,
+               attr, opt_mask]::bigint[];
+  IF exclusion_steps IS NOT NULL AND cardinality(exclusion_steps) <> nx THEN
+    RAISE EXCEPTION 'exclusion_steps has % ranges for % exclusions', cardinality(exclusion_steps), nx
+      USING ERRCODE = '22023', HINT = 'Give one range per exclusion, or NULL for the whole funnel.';
+  END IF;
+  FOR i IN 1 .. nx LOOP
+    r := CASE WHEN exclusion_steps IS NULL THEN int4range(1, n, '[]') ELSE exclusion_steps[i] END;
+    IF r IS NULL OR isempty(r) OR lower_inf(r) OR upper_inf(r) THEN
+      RAISE EXCEPTION 'exclusion range % must be a bounded range of steps', coalesce(r::text, 'NULL')
+        USING ERRCODE = '22023', HINT = 'Write it as int4range(a, b, ''[]'') with 1 <= a < b <= number of steps.';
+    END IF;
+    lo := lower(r);
+    hi := upper(r) - 1;
+    IF lo < 1 OR hi > n OR lo >= hi THEN
+      RAISE EXCEPTION 'exclusion range [%,%] is outside the steps 1..%', lo, hi, n
+        USING ERRCODE = '22023', HINT = 'An exclusion lies between step a and a later step b of the funnel.';
+    END IF;
+    cfg := cfg || ARRAY[lo, hi]::bigint[];
+  END LOOP;
+
+  -- previous mandatory step of each step (for conversion_from_previous)
+  FOR i IN 1 .. n LOOP
+    prev := prev || CASE WHEN i = 1 THEN NULL ELSE last_mand END;
+    IF (opt_mask & (1::bigint << (i - 1))) = 0 THEN
+      last_mand := i;
+    END IF;
+  END LOOP;
+
+  -- Rows matching no step and no exclusion never reach a chain, except as
+  -- interruptions in strict_order mode (ordered, unique counting): filter
+  -- them out in the scan, so that only the few step events are grouped.
+  IF step_order = 'any_order' OR counting = 'total' OR (modes_bits & 2) = 0 THEN
+    filt := format(' AND (%s)', array_to_string(conds, ' OR '));
+  END IF;
+
+  q := format($q$
+    WITH c AS (
+      SELECT apivalue._funnel_report_chains($1, %2$s, %3$s, %4$s) AS a
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL%6$s
+      GROUP BY %1$s
+    ), h AS MATERIALIZED (
+      SELECT p.* FROM c CROSS JOIN LATERAL unnest(c.a) p
+    ), g AS (
+      SELECT h.breakdown_value AS b, h.step AS s, count(*) AS users,
+             count(*) FILTER (WHERE h.last AND h.step < $2) AS dropped,
+             avg(h.from_previous) AS avg_t,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY h.from_previous) AS med_t,
+             percentile_cont(0.9) WITHIN GROUP (ORDER BY h.from_previous) AS p90_t
+      FROM h WHERE NOT h.excluded
+      GROUP BY 1, 2
+    ), x AS (
+      SELECT count(*) FILTER (WHERE h.excluded) AS n FROM h
+    ), bv AS (
+      SELECT DISTINCT g.b FROM g
+      UNION
+      SELECT NULL::text WHERE NOT $5
+    ), full_g AS (
+      SELECT bv.b, s.s, coalesce(g.users, 0) AS users, coalesce(g.dropped, 0) AS dropped,
+             g.avg_t, g.med_t, g.p90_t
+      FROM bv CROSS JOIN generate_series(1, $2) AS s(s)
+      LEFT JOIN g ON g.b IS NOT DISTINCT FROM bv.b AND g.s = s.s
+    )
+    SELECT f.b, f.s, $3[f.s], f.users,
+           f.users::float8 / nullif(first_value(f.users) OVER w, 0),
+           CASE WHEN f.s = 1 THEN NULL
+                ELSE f.users::float8 / nullif(p.users, 0) END,
+           f.dropped, f.avg_t, f.med_t, f.p90_t, x.n
+    FROM full_g f
+    CROSS JOIN x
+    LEFT JOIN full_g p ON p.b IS NOT DISTINCT FROM f.b AND p.s = ($4)[f.s]
+    WINDOW w AS (PARTITION BY f.b ORDER BY f.s)
+    ORDER BY f.b NULLS LAST, f.s $q$,
+    u, t, bd, array_to_string(conds, ', '), events, filt);
+  RETURN QUERY EXECUTE q USING cfg, n, labels, prev, breakdown IS NOT NULL;
+END
+$fn$;
+
+-- branch product2: ttfv_survival reads each user with one aggregate, _ttfv_point
+-- (first start, first value at or after it, latest event), and counts units in
+-- integer arithmetic (_km_units_between)
+-- _ttfv_point (src/km.c): one user's first start, first value at or after it
+-- and latest event, in one transition per row, for ttfv_survival.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean) IS
+  'internal: _ttfv_point transition function';
+CREATE FUNCTION apivalue._ttfv_point_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_combine(internal, internal) IS
+  'internal: _ttfv_point combine function';
+CREATE FUNCTION apivalue._ttfv_point_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_serialize(internal) IS
+  'internal: _ttfv_point serialization (version byte, flags, times)';
+CREATE FUNCTION apivalue._ttfv_point_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_deserialize(bytea, internal) IS
+  'internal: _ttfv_point deserialization (checked against its size)';
+CREATE FUNCTION apivalue._ttfv_point_final(internal)
+RETURNS timestamptz[] AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_final(internal) IS
+  'internal: _ttfv_point final function';
+
+CREATE AGGREGATE apivalue._ttfv_point(ts timestamptz, is_start boolean, is_value boolean) (
+  SFUNC = apivalue._ttfv_point_accum, STYPE = internal, SSPACE = 64,
+  FINALFUNC = apivalue._ttfv_point_final,
+  COMBINEFUNC = apivalue._ttfv_point_combine,
+  SERIALFUNC = apivalue._ttfv_point_serialize,
+  DESERIALFUNC = apivalue._ttfv_point_deserialize,
+  PARALLEL = SAFE);
+COMMENT ON AGGREGATE apivalue._ttfv_point(timestamptz, boolean, boolean) IS
+  'internal: {first start, first value at or after it, latest event} of one user for ttfv_survival (timestamptz[], NULL elements where there is none)';
+CREATE FUNCTION apivalue._km_units_between(start timestamptz, stop timestamptz, resolution_usec bigint)
+RETURNS int AS 'MODULE_PATHNAME', 'apivalue_km_units_between'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._km_units_between(timestamptz, timestamptz, bigint) IS
+  'internal: whole resolution units from start to stop, truncated toward zero (= _km_units(stop - start, resolution) with the resolution in microseconds), in integer arithmetic';
+CREATE OR REPLACE FUNCTION apivalue.ttfv_survival(
+  events regclass, user_column text, time_column text,
+  start_condition text, value_condition text,
+  resolution interval DEFAULT '1 day', horizon interval DEFAULT '90 days',
+  as_of timestamptz DEFAULT NULL, cohort_period text DEFAULT 'month',
+  time_zone text DEFAULT 'UTC')
+RETURNS TABLE (cohort_start timestamptz, t int, at_risk bigint, reached bigint,
+               censored bigint, survival float8, ci_low float8, ci_high float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := apivalue._condition(events, start_condition, 'start condition');
+  v text := apivalue._condition(events, value_condition, 'value condition');
+  h numeric;
+  w text := '';
+BEGIN
+  IF resolution IS NULL OR horizon IS NULL OR cohort_period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'resolution, horizon, cohort_period and time_zone must not be NULL'
+      USING ERRCODE = '22004';
+  END IF;
+  IF extract(epoch FROM resolution) <= 0 THEN
+    RAISE EXCEPTION 'resolution must be positive, got %', resolution USING ERRCODE = '22023';
+  END IF;
+  IF extract(epoch FROM horizon) < 0 THEN
+    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
+  END IF;
+  h := div(extract(epoch FROM horizon), extract(epoch FROM resolution));
+  IF h > 1000000 THEN
+    RAISE EXCEPTION 'horizon % is % units of resolution %, more than 1000000', horizon, h, resolution
+      USING ERRCODE = '22023', HINT = 'Use a coarser resolution or a shorter horizon.';
+  END IF;
+  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
+  END IF;
+  -- unknown period or zone: fail before scanning
+  PERFORM apivalue.period_start(now(), cohort_period, time_zone);
+  IF as_of IS NOT NULL THEN
+    w := format(' AND %s <= $1', ts);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH pt AS MATERIALIZED (
+      SELECT apivalue._ttfv_point(%2$s, %3$s, %4$s) AS p
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
+      GROUP BY %1$s
+    ), ao AS (
+      SELECT coalesce($1, max(pt.p[3])) AS as_of FROM pt
+    ), c AS (
+      SELECT apivalue.period_start(pt.p[1], $2, $3) AS cohort,
+             apivalue.km_summary(
+               apivalue._km_units_between(pt.p[1], coalesce(pt.p[2], ao.as_of), $6),
+               pt.p[2] IS NOT NULL, $5) AS km
+      FROM pt CROSS JOIN ao
+      WHERE pt.p[1] IS NOT NULL
+      GROUP BY 1
+    )
+    SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
+    FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
+    ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
+  USING as_of, cohort_period, time_zone, resolution, h::int,
+        (extract(epoch FROM resolution) * 1000000)::bigint;
+END
+$fn$;

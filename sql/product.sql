@@ -92,6 +92,7 @@ DECLARE
   win_months int;
   win_days int;
   win_usec bigint;
+  filt text := '';
 BEGIN
   IF n = 0 THEN
     RAISE EXCEPTION 'funnel_report needs at least one step'
@@ -223,11 +224,18 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- Rows matching no step and no exclusion never reach a chain, except as
+  -- interruptions in strict_order mode (ordered, unique counting): filter
+  -- them out in the scan, so that only the few step events are grouped.
+  IF step_order = 'any_order' OR counting = 'total' OR (modes_bits & 2) = 0 THEN
+    filt := format(' AND (%s)', array_to_string(conds, ' OR '));
+  END IF;
+
   q := format($q$
     WITH c AS (
       SELECT apivalue._funnel_report_chains($1, %2$s, %3$s, %4$s) AS a
       FROM %5$s
-      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL%6$s
       GROUP BY %1$s
     ), h AS MATERIALIZED (
       SELECT p.* FROM c CROSS JOIN LATERAL unnest(c.a) p
@@ -261,7 +269,7 @@ BEGIN
     LEFT JOIN full_g p ON p.b IS NOT DISTINCT FROM f.b AND p.s = ($4)[f.s]
     WINDOW w AS (PARTITION BY f.b ORDER BY f.s)
     ORDER BY f.b NULLS LAST, f.s $q$,
-    u, t, bd, array_to_string(conds, ', '), events);
+    u, t, bd, array_to_string(conds, ', '), events, filt);
   RETURN QUERY EXECUTE q USING cfg, n, labels, prev, breakdown IS NOT NULL;
 END
 $fn$;
@@ -307,6 +315,46 @@ COMMENT ON FUNCTION apivalue.km_median(bigint[]) IS
   'first t where the Kaplan-Meier survival of a km_summary is <= 0.5; NULL when it stays above 0.5 up to the horizon';
 
 -- ---------------------------------------------------------------------------
+-- _ttfv_point (src/km.c): one user's first start, first value at or after it
+-- and latest event, in one transition per row, for ttfv_survival.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_accum(internal, timestamptz, boolean, boolean) IS
+  'internal: _ttfv_point transition function';
+CREATE FUNCTION apivalue._ttfv_point_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_combine(internal, internal) IS
+  'internal: _ttfv_point combine function';
+CREATE FUNCTION apivalue._ttfv_point_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_serialize(internal) IS
+  'internal: _ttfv_point serialization (version byte, flags, times)';
+CREATE FUNCTION apivalue._ttfv_point_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_deserialize(bytea, internal) IS
+  'internal: _ttfv_point deserialization (checked against its size)';
+CREATE FUNCTION apivalue._ttfv_point_final(internal)
+RETURNS timestamptz[] AS 'MODULE_PATHNAME', 'apivalue_ttfv_point_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._ttfv_point_final(internal) IS
+  'internal: _ttfv_point final function';
+
+CREATE AGGREGATE apivalue._ttfv_point(ts timestamptz, is_start boolean, is_value boolean) (
+  SFUNC = apivalue._ttfv_point_accum, STYPE = internal, SSPACE = 64,
+  FINALFUNC = apivalue._ttfv_point_final,
+  COMBINEFUNC = apivalue._ttfv_point_combine,
+  SERIALFUNC = apivalue._ttfv_point_serialize,
+  DESERIALFUNC = apivalue._ttfv_point_deserialize,
+  PARALLEL = SAFE);
+COMMENT ON AGGREGATE apivalue._ttfv_point(timestamptz, boolean, boolean) IS
+  'internal: {first start, first value at or after it, latest event} of one user for ttfv_survival (timestamptz[], NULL elements where there is none)';
+
+-- ---------------------------------------------------------------------------
 -- ttfv_survival: time to value as a Kaplan-Meier curve per cohort.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION apivalue._km_units(d interval, resolution interval)
@@ -315,6 +363,11 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT div(extract(epoch FROM d), extract(epoch FROM resolution))::int $$;
 COMMENT ON FUNCTION apivalue._km_units(interval, interval) IS
   'internal: whole resolution units in a non-negative interval, floor(d / resolution), exact (numeric epochs)';
+CREATE FUNCTION apivalue._km_units_between(start timestamptz, stop timestamptz, resolution_usec bigint)
+RETURNS int AS 'MODULE_PATHNAME', 'apivalue_km_units_between'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._km_units_between(timestamptz, timestamptz, bigint) IS
+  'internal: whole resolution units from start to stop, truncated toward zero (= _km_units(stop - start, resolution) with the resolution in microseconds), in integer arithmetic';
 
 CREATE FUNCTION apivalue.ttfv_survival(
   events regclass, user_column text, time_column text,
@@ -358,28 +411,27 @@ BEGIN
     w := format(' AND %s <= $1', ts);
   END IF;
   RETURN QUERY EXECUTE format($q$
-    WITH pu AS MATERIALIZED (
-      SELECT min(%2$s) FILTER (WHERE %3$s) AS st,
-             apivalue.time_to_first_value(%2$s, %3$s IS TRUE, %4$s IS TRUE) AS ttfv,
-             max(%2$s) AS last_ts
+    WITH pt AS MATERIALIZED (
+      SELECT apivalue._ttfv_point(%2$s, %3$s, %4$s) AS p
       FROM %5$s
       WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
       GROUP BY %1$s
     ), ao AS (
-      SELECT coalesce($1, max(pu.last_ts)) AS as_of FROM pu
+      SELECT coalesce($1, max(pt.p[3])) AS as_of FROM pt
     ), c AS (
-      SELECT apivalue.period_start(pu.st, $2, $3) AS cohort,
+      SELECT apivalue.period_start(pt.p[1], $2, $3) AS cohort,
              apivalue.km_summary(
-               apivalue._km_units(coalesce(pu.ttfv, ao.as_of - pu.st), $4),
-               pu.ttfv IS NOT NULL, $5) AS km
-      FROM pu CROSS JOIN ao
-      WHERE pu.st IS NOT NULL
+               apivalue._km_units_between(pt.p[1], coalesce(pt.p[2], ao.as_of), $6),
+               pt.p[2] IS NOT NULL, $5) AS km
+      FROM pt CROSS JOIN ao
+      WHERE pt.p[1] IS NOT NULL
       GROUP BY 1
     )
     SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
     FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
     ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
-  USING as_of, cohort_period, time_zone, resolution, h::int;
+  USING as_of, cohort_period, time_zone, resolution, h::int,
+        (extract(epoch FROM resolution) * 1000000)::bigint;
 END
 $fn$;
 

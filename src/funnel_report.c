@@ -3,12 +3,15 @@
  * funnel_report.c
  *	  _funnel_report_chains: the per-user aggregate behind funnel_report.
  *
- * One scan of the events feeds this aggregate, grouped by user.  The state
- * is the user's events in the shared event buffer (event_buffer.h): step
- * events as (ts, step bits, breakdown id) records, the breakdown value
- * interned in a per-user string pool (strpool.h), and exclusion events in a
- * second buffer.  The final function sorts once and finds the user's
- * chain(s):
+ * One scan of the events feeds this aggregate, grouped by user; funnel_report
+ * filters the scan to the rows matching a step or an exclusion (all rows in
+ * strict_order mode, where the others interrupt a chain).  The state is the
+ * user's events in the shared event buffer (event_buffer.h): step events as
+ * (ts, step bits, breakdown id) records and exclusion events in a second
+ * buffer.  The breakdown values are interned in one string pool per call
+ * site (strpool.h), shared by all users' states with the parsed
+ * configuration, so a user costs two small buffers and no per-user pool.
+ * The final function sorts once and finds the user's chain(s):
  *
  *	 - ordered, 'unique' counting: ClickHouse's slot search of funnel.h
  *	   (av_funnel_run, the same code as window_funnel) over the mandatory
@@ -79,21 +82,29 @@ typedef struct FrConfig
 	int32		excl_hi[AV_MAX_CONDITIONS];
 } FrConfig;
 
+/*
+ * A user's state.  The configuration and the pool of breakdown values are
+ * shared by every group of a call site (they live in the call site's
+ * FrCallInfo, which outlives the groups): a group then costs its two event
+ * buffers and nothing else, and a breakdown value such as a plan name is
+ * stored once per call site, not once per user.
+ */
 typedef struct FrState
 {
-	FrConfig	cfg;
+	const FrConfig *cfg;
+	StrPool    *pool;			/* breakdown values (shared) */
 	AvEventBuffer steps;		/* bits: steps; aux: breakdown id */
 	AvEventBuffer excl;			/* bits: exclusions */
-	StrPool		pool;			/* breakdown values */
-	uint32		last_id;		/* id of the last value interned */
 } FrState;
 
-/* Per call site: the parsed configuration and the result row type. */
+/* Per call site: the parsed configuration, the value pool, the row type. */
 typedef struct FrCallInfo
 {
 	Datum		cfg_datum;
 	bool		have_cfg;
 	FrConfig	cfg;
+	StrPool		pool;			/* breakdown values of this call site's states */
+	uint32		last_id;		/* id of the last value interned */
 	TupleDesc	tupdesc;		/* final function: funnel_chain_step */
 	Oid			elemtype;
 	int64	   *scratch;		/* final function work space */
@@ -212,6 +223,8 @@ call_info(FunctionCallInfo fcinfo)
 	if (info == NULL)
 	{
 		info = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FrCallInfo));
+		strpool_init(&info->pool, fcinfo->flinfo->fn_mcxt);
+		info->last_id = STRPOOL_NONE;
 		fcinfo->flinfo->fn_extra = info;
 	}
 	return info;
@@ -267,11 +280,10 @@ apivalue_funnel_report_accum(PG_FUNCTION_ARGS)
 	if (state == NULL)
 	{
 		state = MemoryContextAlloc(aggctx, sizeof(FrState));
-		state->cfg = *cfg;
+		state->cfg = cfg;
+		state->pool = &info->pool;
 		av_events_init(&state->steps);
 		av_events_init(&state->excl);
-		strpool_init(&state->pool, aggctx);
-		state->last_id = STRPOOL_NONE;
 	}
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(state);
@@ -297,15 +309,15 @@ apivalue_funnel_report_accum(PG_FUNCTION_ARGS)
 			uint32		len = VARSIZE_ANY_EXHDR(t);
 			uint32		lastlen;
 
-			/* most users keep one value: compare with the last one first */
-			if (state->last_id != STRPOOL_NONE &&
-				(strpool_get(&state->pool, state->last_id, &lastlen), lastlen == len) &&
-				memcmp(strpool_get(&state->pool, state->last_id, &lastlen), p, len) == 0)
-				id = state->last_id;
+			/* rows repeat few values: compare with the last one first */
+			if (info->last_id != STRPOOL_NONE &&
+				(strpool_get(&info->pool, info->last_id, &lastlen), lastlen == len) &&
+				memcmp(strpool_get(&info->pool, info->last_id, &lastlen), p, len) == 0)
+				id = info->last_id;
 			else
 			{
-				id = strpool_intern(&state->pool, p, len);
-				state->last_id = id;
+				id = strpool_intern(&info->pool, p, len);
+				info->last_id = id;
 			}
 		}
 		old = MemoryContextSwitchTo(aggctx);
@@ -323,39 +335,43 @@ apivalue_funnel_report_accum(PG_FUNCTION_ARGS)
 
 /*
  * Add src's records to dst (dst's memory context current), translating
- * breakdown ids from src's pool into dst's.
+ * breakdown ids when the two states use different pools (states of
+ * different call sites: accumulated here, deserialized from a worker).
  */
 static void
 merge_into(FrState *dst, const FrState *src)
 {
 	int64		i;
 
-	if (src->pool.n == 0)
+	if (src->pool == dst->pool)
 		av_events_merge(&dst->steps, &src->steps);
 	else
 	{
-		uint32	   *map = palloc(src->pool.n * sizeof(uint32));
-		uint32		id;
+		uint32		last_src = STRPOOL_NONE;
+		uint32		last_dst = STRPOOL_NONE;
 
-		for (id = 0; id < src->pool.n; id++)
-		{
-			uint32		len;
-			const char *p = strpool_get(&src->pool, id, &len);
-
-			map[id] = strpool_intern(&dst->pool, p, len);
-		}
 		av_events_grow(&dst->steps, dst->steps.nevents + src->steps.nevents);
 		for (i = 0; i < src->steps.nevents; i++)
 		{
 			const AvEvent *e = &src->steps.events[i];
+			uint32		id = STRPOOL_NONE;
 
-			av_events_append(&dst->steps, e->ts, e->bits,
-							 e->aux == STRPOOL_NONE ? STRPOOL_NONE : map[e->aux]);
+			if (e->aux != STRPOOL_NONE)
+			{
+				if (e->aux != last_src)
+				{
+					uint32		len;
+					const char *p = strpool_get(src->pool, e->aux, &len);
+
+					last_src = e->aux;
+					last_dst = strpool_intern(dst->pool, p, len);
+				}
+				id = last_dst;
+			}
+			av_events_append(&dst->steps, e->ts, e->bits, id);
 		}
-		pfree(map);
 	}
 	av_events_merge(&dst->excl, &src->excl);
-	dst->last_id = STRPOOL_NONE;
 }
 
 Datum
@@ -381,21 +397,31 @@ apivalue_funnel_report_combine(PG_FUNCTION_ARGS)
 	{
 		s1 = palloc(sizeof(FrState));
 		s1->cfg = s2->cfg;
+		s1->pool = s2->pool;
 		av_events_init(&s1->steps);
 		av_events_init(&s1->excl);
-		strpool_init(&s1->pool, aggctx);
-		s1->last_id = STRPOOL_NONE;
 	}
-	else if (memcmp(&s1->cfg, &s2->cfg, sizeof(FrConfig)) != 0)
+	else if (s1->cfg != s2->cfg && memcmp(s1->cfg, s2->cfg, sizeof(FrConfig)) != 0)
 		bad_config("Partial states have different configurations.");
 	merge_into(s1, s2);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(s1);
 }
 
+/* qsort comparator for breakdown ids */
+static int
+cmp_uint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 /*
  * Serialized form: version byte, configuration, step records, exclusion
- * records, then the pool's strings (count, then length + bytes each).
+ * records, then the strings the step records use (count, then length +
+ * bytes each); the records' breakdown ids are indexes into those strings.
  */
 Datum
 apivalue_funnel_report_serialize(PG_FUNCTION_ARGS)
@@ -404,32 +430,66 @@ apivalue_funnel_report_serialize(PG_FUNCTION_ARGS)
 	Size		size;
 	bytea	   *out;
 	char	   *p;
-	uint32		id;
-	uint32		n;
+	char	   *recs;
+	uint32	   *ids;
+	uint32		n = 0;
+	uint32		k;
+	int64		i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		not_aggregate("apivalue_funnel_report_serialize");
 	s = (FrState *) PG_GETARG_POINTER(0);
-	n = s->pool.n;
+
+	/* the distinct ids the records use, sorted */
+	ids = palloc_extended(Max(s->steps.nevents, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
+	for (i = 0; i < s->steps.nevents; i++)
+		if (s->steps.events[i].aux != STRPOOL_NONE)
+			ids[n++] = s->steps.events[i].aux;
+	if (n > 1)
+	{
+		uint32		m = 1;
+
+		qsort(ids, n, sizeof(uint32), cmp_uint32);
+		for (k = 1; k < n; k++)
+			if (ids[k] != ids[m - 1])
+				ids[m++] = ids[k];
+		n = m;
+	}
+
 	size = VARHDRSZ + 1 + sizeof(FrConfig) +
 		av_events_serialized_size(&s->steps) +
 		av_events_serialized_size(&s->excl) + sizeof(uint32);
-	for (id = 0; id < n; id++)
-		size += sizeof(uint32) + s->pool.entries[id].len;
+	for (k = 0; k < n; k++)
+		size += sizeof(uint32) + s->pool->entries[ids[k]].len;
 	out = palloc_extended(size, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(out, size);
 	p = VARDATA(out);
 	*p++ = FR_STATE_VERSION;
-	memcpy(p, &s->cfg, sizeof(FrConfig));
+	memcpy(p, s->cfg, sizeof(FrConfig));
 	p += sizeof(FrConfig);
+	recs = p + sizeof(int64);
 	p = av_events_serialize(&s->steps, p);
+	/* ids as indexes into the strings written below (unaligned: memcpy) */
+	for (i = 0; i < s->steps.nevents; i++)
+	{
+		uint32		aux = s->steps.events[i].aux;
+
+		if (aux != STRPOOL_NONE)
+		{
+			uint32	   *hit = bsearch(&aux, ids, n, sizeof(uint32), cmp_uint32);
+
+			Assert(hit != NULL);
+			aux = (uint32) (hit - ids);
+			memcpy(recs + i * sizeof(AvEvent) + offsetof(AvEvent, aux), &aux, sizeof(uint32));
+		}
+	}
 	p = av_events_serialize(&s->excl, p);
 	memcpy(p, &n, sizeof(uint32));
 	p += sizeof(uint32);
-	for (id = 0; id < n; id++)
+	for (k = 0; k < n; k++)
 	{
 		uint32		len;
-		const char *str = strpool_get(&s->pool, id, &len);
+		const char *str = strpool_get(s->pool, ids[k], &len);
 
 		memcpy(p, &len, sizeof(uint32));
 		p += sizeof(uint32);
@@ -437,6 +497,7 @@ apivalue_funnel_report_serialize(PG_FUNCTION_ARGS)
 		p += len;
 	}
 	Assert(p == (char *) out + size);
+	pfree(ids);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -448,18 +509,25 @@ bad_state(const char *what)
 			 errmsg("invalid funnel_report state: %s", what)));
 }
 
-/* Deserialize, checking every count against the bytes that are there. */
+/*
+ * Deserialize, checking every count against the bytes that are there.  The
+ * strings go into this call site's pool, the configuration into its
+ * FrCallInfo (one per call site: every state of one query carries the same).
+ */
 Datum
 apivalue_funnel_report_deserialize(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx;
 	MemoryContext old;
+	FrCallInfo *info = call_info(fcinfo);
 	bytea	   *in;
 	const char *p;
 	const char *end;
 	FrState    *s;
+	FrConfig	c;
 	uint32		n;
 	uint32		id;
+	uint32	   *map;
 	int64		i;
 	uint32		allsteps;
 	uint32		allexcl;
@@ -474,23 +542,32 @@ apivalue_funnel_report_deserialize(PG_FUNCTION_ARGS)
 	if (*p != FR_STATE_VERSION)
 		bad_state("unknown version");
 	p++;
+	memcpy(&c, p, sizeof(FrConfig));
+	p += sizeof(FrConfig);
+	check_config(&c);
+	if (!info->have_cfg)
+	{
+		info->cfg = c;
+		info->have_cfg = true;
+	}
+	else if (memcmp(&c, &info->cfg, sizeof(FrConfig)) != 0)
+		bad_state("partial states have different configurations");
 	old = MemoryContextSwitchTo(aggctx);
 	s = palloc(sizeof(FrState));
-	memcpy(&s->cfg, p, sizeof(FrConfig));
-	p += sizeof(FrConfig);
-	check_config(&s->cfg);
+	s->cfg = &info->cfg;
+	s->pool = &info->pool;
 	av_events_init(&s->steps);
 	av_events_init(&s->excl);
-	strpool_init(&s->pool, aggctx);
-	s->last_id = STRPOOL_NONE;
 	p = av_events_deserialize(&s->steps, p, end);
 	p = av_events_deserialize(&s->excl, p, end);
+	MemoryContextSwitchTo(old);
 	if (end - p < (ptrdiff_t) sizeof(uint32))
 		bad_state("truncated string count");
 	memcpy(&n, p, sizeof(uint32));
 	p += sizeof(uint32);
 	if (n > (uint32) ((end - p) / sizeof(uint32)))
 		bad_state("string count larger than the data");
+	map = palloc(Max(n, 1) * sizeof(uint32));
 	for (id = 0; id < n; id++)
 	{
 		uint32		len;
@@ -501,23 +578,24 @@ apivalue_funnel_report_deserialize(PG_FUNCTION_ARGS)
 		p += sizeof(uint32);
 		if ((uint64) len > (uint64) (end - p))
 			bad_state("truncated string");
-		if (strpool_intern(&s->pool, p, len) != id)
-			bad_state("duplicate string");
+		map[id] = strpool_intern(&info->pool, p, len);
 		p += len;
 	}
-	MemoryContextSwitchTo(old);
 	if (p != end)
 		bad_state("trailing bytes");
-	allsteps = s->cfg.nsteps == 32 ? PG_UINT32_MAX : (((uint32) 1 << s->cfg.nsteps) - 1);
-	allexcl = s->cfg.nexcl == 32 ? PG_UINT32_MAX : (((uint32) 1 << s->cfg.nexcl) - 1);
+	allsteps = c.nsteps == 32 ? PG_UINT32_MAX : (((uint32) 1 << c.nsteps) - 1);
+	allexcl = c.nexcl == 32 ? PG_UINT32_MAX : (((uint32) 1 << c.nexcl) - 1);
 	for (i = 0; i < s->steps.nevents; i++)
 	{
-		const AvEvent *e = &s->steps.events[i];
+		AvEvent    *e = &s->steps.events[i];
 
 		if ((e->bits & ~allsteps) != 0 ||
 			(e->aux != STRPOOL_NONE && e->aux >= n))
 			bad_state("bad step record");
+		if (e->aux != STRPOOL_NONE)
+			e->aux = map[e->aux];
 	}
+	pfree(map);
 	for (i = 0; i < s->excl.nevents; i++)
 		if ((s->excl.events[i].bits & ~allexcl) != 0 || s->excl.events[i].bits == 0)
 			bad_state("bad exclusion record");
@@ -584,7 +662,7 @@ aux_at(const FrState *s, int64 t, int k)
 	for (; i < n && ev[i].ts == t; i++)
 		if (ev[i].bits & ((uint32) 1 << k))
 		{
-			if (!found || cmp_ids(&s->pool, ev[i].aux, best) < 0)
+			if (!found || cmp_ids(s->pool, ev[i].aux, best) < 0)
 				best = ev[i].aux;
 			found = true;
 		}
@@ -627,7 +705,7 @@ static bool
 chain_ordered(FunctionCallInfo fcinfo, FrCallInfo *info, const FrState *s,
 			  FrChain *c)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	const AvEvent *ev = s->steps.events;
 	int64		n = s->steps.nevents;
 	int64		mtimes[AV_MAX_CONDITIONS];
@@ -753,7 +831,7 @@ chain_ordered(FunctionCallInfo fcinfo, FrCallInfo *info, const FrState *s,
 static bool
 chain_any_order(const FrState *s, FrChain *c)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	const AvEvent *ev = s->steps.events;
 	int64		n = s->steps.nevents;
 	int			cnt[AV_MAX_CONDITIONS];
@@ -842,7 +920,7 @@ highest(uint32 included)
 static bool
 chain_excluded(const FrState *s, const FrChain *c)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	const AvEvent *xe = s->excl.events;
 	int64		nx = s->excl.nevents;
 	int			top = highest(c->included);
@@ -965,21 +1043,21 @@ chain_bd(const FrConfig *cfg, const FrChain *c, uint32 step_aux)
 static void
 emit_chain(FrOut *o, const FrState *s, FrChain *c, uint32 bd)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	int			top = highest(c->included);
 	int			prev = -1;
 	int			k;
 
 	if (cfg->nexcl > 0 && chain_excluded(s, c))
 	{
-		out_row(o, &s->pool, bd, 0, false, 0, false, true);
+		out_row(o, s->pool, bd, 0, false, 0, false, true);
 		return;
 	}
 	for (k = 0; k <= top; k++)
 	{
 		if (!(c->included & ((uint32) 1 << k)))
 			continue;
-		out_row(o, &s->pool, bd, k + 1, prev >= 0, prev >= 0 ? c->times[k] - c->times[prev] : 0,
+		out_row(o, s->pool, bd, k + 1, prev >= 0, prev >= 0 ? c->times[k] - c->times[prev] : 0,
 				k == top, false);
 		prev = k;
 	}
@@ -989,7 +1067,7 @@ emit_chain(FrOut *o, const FrState *s, FrChain *c, uint32 bd)
 static uint32
 attribute_ordered(const FrState *s, FrChain *c)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	int			top = highest(c->included);
 	int			k;
 
@@ -1018,7 +1096,7 @@ static void
 chains_total(FunctionCallInfo fcinfo, FrCallInfo *info, FrOut *o,
 			 const FrState *s)
 {
-	const FrConfig *cfg = &s->cfg;
+	const FrConfig *cfg = s->cfg;
 	const AvEvent *ev = s->steps.events;
 	int64		n = s->steps.nevents;
 	FrChain    *att;
@@ -1138,19 +1216,19 @@ apivalue_funnel_report_final(PG_FUNCTION_ARGS)
 
 	memset(&o, 0, sizeof(o));
 	o.tupdesc = info->tupdesc;
-	if (s->cfg.total)
+	if (s->cfg->total)
 		chains_total(fcinfo, info, &o, s);
-	else if (s->cfg.any_order)
+	else if (s->cfg->any_order)
 	{
 		uint32		step_aux = STRPOOL_NONE;
 
 		/* step:N is the chain's N-th distinct step, as the rows count them */
 		if (chain_any_order(s, &c))
 		{
-			if (s->cfg.attribution > 0 &&
-				(c.included & ((uint32) 1 << (s->cfg.attribution - 1))))
-				step_aux = c.aux[s->cfg.attribution - 1];
-			emit_chain(&o, s, &c, chain_bd(&s->cfg, &c, step_aux));
+			if (s->cfg->attribution > 0 &&
+				(c.included & ((uint32) 1 << (s->cfg->attribution - 1))))
+				step_aux = c.aux[s->cfg->attribution - 1];
+			emit_chain(&o, s, &c, chain_bd(s->cfg, &c, step_aux));
 		}
 	}
 	else if (chain_ordered(fcinfo, info, s, &c))

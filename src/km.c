@@ -16,6 +16,12 @@
  *		 ci_low, ci_high), one row per t = 0..horizon;
  *	 km_median(summary) -> int, the first t with survival <= 0.5.
  *
+ * ttfv_survival reads its per-user input with one more aggregate,
+ * _ttfv_point(ts, is_start, is_value) -> timestamptz[] {first start, first
+ * value at or after it, latest event}: one transition per row instead of
+ * min() FILTER, time_to_first_value() and max(), each condition evaluated
+ * once.
+ *
  * Survival S(t) = prod_{u <= t} (1 - d_u / n_u).  Greenwood's variance of
  * log S is sum d_u / (n_u (n_u - d_u)); on the log(-log) scale the 95 %
  * interval is S^exp(+-z se / |log S|), the same as R survival's
@@ -37,11 +43,18 @@
 #include "km.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(apivalue_km_summary_accum);
 PG_FUNCTION_INFO_V1(apivalue_km_summary_combine);
 PG_FUNCTION_INFO_V1(apivalue_km_curve);
 PG_FUNCTION_INFO_V1(apivalue_km_median);
+PG_FUNCTION_INFO_V1(apivalue_ttfv_point_accum);
+PG_FUNCTION_INFO_V1(apivalue_ttfv_point_combine);
+PG_FUNCTION_INFO_V1(apivalue_ttfv_point_serialize);
+PG_FUNCTION_INFO_V1(apivalue_ttfv_point_deserialize);
+PG_FUNCTION_INFO_V1(apivalue_ttfv_point_final);
+PG_FUNCTION_INFO_V1(apivalue_km_units_between);
 
 #define KM_MAX_HORIZON 1000000
 #define KM_Z95 1.959963984540054
@@ -310,4 +323,321 @@ apivalue_km_median(PG_FUNCTION_ARGS)
 	if (m < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(m);
+}
+
+/*
+ * _ttfv_point: one user's start, value and latest event time.
+ *
+ * The start is the first start event.  The value is the first value event
+ * at or after it; as rows arrive in any order, a value event earlier than
+ * the start seen so far is kept as pending (a later row may bring an
+ * earlier start), and the final function takes the first pending time at
+ * or after the final start.  best is the first value at or after the start
+ * current when it arrived, so it is at or after the final start too.
+ */
+#define TTFV_POINT_VERSION 1
+
+typedef struct TtfvPoint
+{
+	bool		has_start;
+	bool		has_best;
+	bool		has_last;
+	int64		start;
+	int64		best;
+	int64		last;			/* latest row, matching or not */
+	int32		npending;
+	int32		cap;
+	int64	   *pending;		/* value times < start when they came */
+} TtfvPoint;
+
+static TtfvPoint *
+ttfv_point_new(MemoryContext cxt)
+{
+	return MemoryContextAllocZero(cxt, sizeof(TtfvPoint));
+}
+
+static void
+ttfv_point_value(TtfvPoint *p, MemoryContext cxt, int64 ts)
+{
+	if (p->has_start && ts >= p->start)
+	{
+		if (!p->has_best || ts < p->best)
+			p->best = ts;
+		p->has_best = true;
+		return;
+	}
+	if (p->npending >= p->cap)
+	{
+		int32		j = 0;
+		int32		i;
+
+		/* fold the pending times the start has caught up with into best */
+		for (i = 0; i < p->npending; i++)
+		{
+			int64		v = p->pending[i];
+
+			if (p->has_start && v >= p->start)
+			{
+				if (!p->has_best || v < p->best)
+					p->best = v;
+				p->has_best = true;
+			}
+			else
+				p->pending[j++] = v;
+		}
+		p->npending = j;
+		if (p->npending >= p->cap)
+		{
+			int32		cap = p->cap ? p->cap * 2 : 4;
+
+			if (cap > (int32) (MaxAllocSize / sizeof(int64)))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many value events before the start of one user")));
+			p->pending = p->pending ?
+				repalloc(p->pending, cap * sizeof(int64)) :
+				MemoryContextAlloc(cxt, cap * sizeof(int64));
+			p->cap = cap;
+		}
+	}
+	p->pending[p->npending++] = ts;
+}
+
+static void
+ttfv_point_start(TtfvPoint *p, int64 ts)
+{
+	if (!p->has_start || ts < p->start)
+		p->start = ts;
+	p->has_start = true;
+}
+
+/* Transition: _ttfv_point(ts, is_start, is_value); NULL ts rows skipped. */
+Datum
+apivalue_ttfv_point_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	TtfvPoint  *p;
+	int64		ts;
+	bool		is_start;
+	bool		is_value;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_ttfv_point_accum called in non-aggregate context")));
+	p = PG_ARGISNULL(0) ? ttfv_point_new(aggcxt) : (TtfvPoint *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(p);
+	ts = PG_GETARG_TIMESTAMPTZ(1);
+	if (!p->has_last || ts > p->last)
+		p->last = ts;
+	p->has_last = true;
+	is_start = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	is_value = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	if (!is_start && !is_value)
+		PG_RETURN_POINTER(p);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("ttfv_survival: timestamp must be finite")));
+	if (is_start)
+		ttfv_point_start(p, ts);
+	if (is_value)
+		ttfv_point_value(p, aggcxt, ts);
+	PG_RETURN_POINTER(p);
+}
+
+Datum
+apivalue_ttfv_point_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	TtfvPoint  *a;
+	TtfvPoint  *b;
+	int32		i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_ttfv_point_combine called in non-aggregate context")));
+	a = PG_ARGISNULL(0) ? NULL : (TtfvPoint *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (TtfvPoint *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+		a = ttfv_point_new(aggcxt);
+	if (b->has_last && (!a->has_last || b->last > a->last))
+		a->last = b->last;
+	a->has_last |= b->has_last;
+	if (b->has_start)
+		ttfv_point_start(a, b->start);
+	/* b's best is at or after b's start, so at or after the final start */
+	if (b->has_best && (!a->has_best || b->best < a->best))
+		a->best = b->best;
+	a->has_best |= b->has_best;
+	for (i = 0; i < b->npending; i++)
+		ttfv_point_value(a, aggcxt, b->pending[i]);
+	PG_RETURN_POINTER(a);
+}
+
+/* Serialized: version byte, three flags, start, best, last, count, times. */
+Datum
+apivalue_ttfv_point_serialize(PG_FUNCTION_ARGS)
+{
+	TtfvPoint  *p;
+	bytea	   *out;
+	char	   *w;
+	Size		size;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_ttfv_point_serialize called in non-aggregate context")));
+	p = (TtfvPoint *) PG_GETARG_POINTER(0);
+	size = VARHDRSZ + 4 + 3 * sizeof(int64) + sizeof(int32) +
+		(Size) p->npending * sizeof(int64);
+	out = palloc(size);
+	SET_VARSIZE(out, size);
+	w = VARDATA(out);
+	*w++ = TTFV_POINT_VERSION;
+	*w++ = p->has_start;
+	*w++ = p->has_best;
+	*w++ = p->has_last;
+	memcpy(w, &p->start, sizeof(int64));
+	w += sizeof(int64);
+	memcpy(w, &p->best, sizeof(int64));
+	w += sizeof(int64);
+	memcpy(w, &p->last, sizeof(int64));
+	w += sizeof(int64);
+	memcpy(w, &p->npending, sizeof(int32));
+	w += sizeof(int32);
+	if (p->npending > 0)
+		memcpy(w, p->pending, (Size) p->npending * sizeof(int64));
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* Deserialize with memcpy (bytea data is not 8-byte aligned), checked. */
+Datum
+apivalue_ttfv_point_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	bytea	   *in;
+	const char *r;
+	Size		len;
+	TtfvPoint  *p;
+	int32		n;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_ttfv_point_deserialize called in non-aggregate context")));
+	in = PG_GETARG_BYTEA_PP(0);
+	r = VARDATA_ANY(in);
+	len = VARSIZE_ANY_EXHDR(in);
+	if (len < 4 + 3 * sizeof(int64) + sizeof(int32) || r[0] != TTFV_POINT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid _ttfv_point state")));
+	p = ttfv_point_new(aggcxt);
+	p->has_start = r[1] != 0;
+	p->has_best = r[2] != 0;
+	p->has_last = r[3] != 0;
+	r += 4;
+	memcpy(&p->start, r, sizeof(int64));
+	r += sizeof(int64);
+	memcpy(&p->best, r, sizeof(int64));
+	r += sizeof(int64);
+	memcpy(&p->last, r, sizeof(int64));
+	r += sizeof(int64);
+	memcpy(&n, r, sizeof(int32));
+	r += sizeof(int32);
+	if (n < 0 || (Size) n != (len - (4 + 3 * sizeof(int64) + sizeof(int32))) / sizeof(int64) ||
+		(len - (4 + 3 * sizeof(int64) + sizeof(int32))) % sizeof(int64) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid _ttfv_point state: %d pending times", n)));
+	if (n > 0)
+	{
+		p->pending = MemoryContextAlloc(aggcxt, (Size) n * sizeof(int64));
+		memcpy(p->pending, r, (Size) n * sizeof(int64));
+		p->npending = p->cap = n;
+	}
+	PG_RETURN_POINTER(p);
+}
+
+/*
+ * Final: {first start, first value at or after it, latest event}, NULL
+ * elements where there is none; NULL without rows.
+ */
+Datum
+apivalue_ttfv_point_final(PG_FUNCTION_ARGS)
+{
+	TtfvPoint  *p;
+	Datum		d[3];
+	bool		nulls[3];
+	int			dims[1] = {3};
+	int			lbs[1] = {1};
+	bool		has_value;
+	int64		value = 0;
+	int32		i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	p = (TtfvPoint *) PG_GETARG_POINTER(0);
+	has_value = p->has_start && p->has_best;
+	value = p->best;
+	if (p->has_start)
+		for (i = 0; i < p->npending; i++)
+			if (p->pending[i] >= p->start && (!has_value || p->pending[i] < value))
+			{
+				value = p->pending[i];
+				has_value = true;
+			}
+	d[0] = TimestampTzGetDatum(p->start);
+	nulls[0] = !p->has_start;
+	d[1] = TimestampTzGetDatum(value);
+	nulls[1] = !has_value;
+	d[2] = TimestampTzGetDatum(p->last);
+	nulls[2] = !p->has_last;
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(d, nulls, 1, dims, lbs, TIMESTAMPTZOID,
+											 sizeof(int64), true, TYPALIGN_DOUBLE));
+}
+
+/*
+ * _km_units_between(start, stop, resolution_usec) -> int: whole resolution
+ * units from start to stop, truncated toward zero; the same as
+ * _km_units(stop - start, resolution) without numeric arithmetic (one call
+ * per user in ttfv_survival).
+ */
+Datum
+apivalue_km_units_between(PG_FUNCTION_ARGS)
+{
+	TimestampTz start = PG_GETARG_TIMESTAMPTZ(0);
+	TimestampTz stop = PG_GETARG_TIMESTAMPTZ(1);
+	int64		res = PG_GETARG_INT64(2);
+	int64		d;
+	int64		q;
+
+	if (TIMESTAMP_NOT_FINITE(start) || TIMESTAMP_NOT_FINITE(stop))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot subtract infinite timestamps")));
+	if (res <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("resolution must be positive, got %lld microseconds",
+						(long long) res)));
+	if (pg_sub_s64_overflow(stop, start, &d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range")));
+	q = d / res;
+	if (q > PG_INT32_MAX || q < PG_INT32_MIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("integer out of range")));
+	PG_RETURN_INT32((int32) q);
 }

@@ -312,6 +312,7 @@ INSERT INTO pm.template (sig, expr) VALUES
   ('apivalue.latency_summary(interval,integer)', $$apivalue.latency_summary(latency * interval '1 millisecond', status)$$),
   ('apivalue.rollup(apivalue.latency_summary)', $$apivalue.rollup(lts)$$),
   ('apivalue.km_summary(integer,boolean,integer)', $$apivalue.km_summary(lvl, event = 'a', 4)$$),
+  ('apivalue._ttfv_point(timestamp with time zone,boolean,boolean)', $$apivalue._ttfv_point(ts, event = 'a', event = 'c')$$),
   -- charts
   ('apivalue.heatmap_svg(text,integer,double precision)', $$apivalue.heatmap_svg(event, lvl, latency)$$),
   ('apivalue.heatmap_svg(text,integer,double precision,jsonb)',

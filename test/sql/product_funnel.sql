@@ -151,6 +151,23 @@ INSERT INTO prh.ev VALUES ('u18', 'infinity', 'a', 'free');
 SELECT prh.err($$SELECT * FROM apivalue.funnel_report('prh.ev', 'u', 'ts', ARRAY['e = ''a'''], '1 hour')$$);
 SELECT count(*) AS table_still_there FROM prh.ev;
 
+-- strict_order keeps the rows that match no step (they interrupt a chain;
+-- every other mode scans only the rows matching a step or an exclusion):
+-- users per step equal window_funnel's levels ("!=" would show a mismatch)
+CREATE TABLE prh.so AS
+SELECT 'v' || (g * 17) % 40 AS u, prh.at((g * 7919) % 300) AS ts,
+       (ARRAY['a', 'b', 'c', 'z', 'b'])[1 + (g * 7 + g / 13) % 5] AS e
+FROM generate_series(1, 800) g;
+SELECT m.mode, string_agg(r.step || ':' || r.users || (CASE WHEN r.users = w.users THEN '' ELSE '!=' || w.users END),
+                          ' ' ORDER BY r.step) AS users_per_step
+FROM (VALUES ('strict_order'), ('strict_order, allow_reentry'), ('')) m(mode)
+CROSS JOIN LATERAL apivalue.funnel_report('prh.so', 'u', 'ts', ARRAY['e = ''a''', 'e = ''b''', 'e = ''c'''],
+                                          '20 minutes', mode => m.mode) r
+CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE lvl >= r.step) AS users
+                    FROM (SELECT apivalue.window_funnel('20 minutes', m.mode, ts, e = 'a', e = 'b', e = 'c') AS lvl
+                          FROM prh.so GROUP BY u) x) w
+GROUP BY m.mode ORDER BY 1;
+
 SET client_min_messages = warning;
 DROP SCHEMA prh CASCADE;
 RESET client_min_messages;

@@ -141,6 +141,18 @@ FROM (VALUES ('days, horizon 20', '1 day'::interval, 20, '20 days'::interval, NU
 ORDER BY 1;
 RESET timezone;
 
+-- _ttfv_point, ttfv_survival's per-user aggregate, against plain SQL: first
+-- start, first value at or after it, latest event (values often come first)
+SELECT count(*) AS users,
+       count(*) FILTER (WHERE a.p IS DISTINCT FROM r.p) AS mismatches,
+       count(*) FILTER (WHERE r.p[1] IS NOT NULL AND r.p[2] IS NULL) AS without_value
+FROM (SELECT u, apivalue._ttfv_point(ts, e = 'start', e = 'value') AS p FROM prs.rnd GROUP BY u) a
+FULL JOIN (
+  SELECT x.u, ARRAY[x.st, (SELECT min(v.ts) FROM prs.rnd v
+                           WHERE v.u = x.u AND v.e = 'value' AND v.ts >= x.st), x.lt] AS p
+  FROM (SELECT u, min(ts) FILTER (WHERE e = 'start') AS st, max(ts) AS lt
+        FROM prs.rnd GROUP BY u) x) r USING (u);
+
 -- km_median of ttfv_report matches the first t of ttfv_survival with S <= 0.5
 SELECT r.cohort_start, r.km_median,
        (SELECT min(t) FROM apivalue.ttfv_survival('prs.rnd', 'u', 'ts', $c$e = 'start'$c$, $c$e = 'value'$c$,
