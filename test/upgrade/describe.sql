@@ -146,6 +146,12 @@ SELECT pg_temp.put_fields('schema ' || n.nspname, '', 'pg_namespace', format('c.
        pg_temp.put_meta('schema ' || n.nspname, 'pg_namespace', n.oid, 0)
   FROM pg_temp.ext JOIN pg_namespace n ON n.oid = ext.extnamespace;
 
+-- Default privileges the extension set in its schema.
+SELECT pg_temp.put_fields('schema ' || n.nspname || ' default privileges ' || a.defaclobjtype::text, '',
+                          'pg_default_acl', format('c.oid = %s', a.oid))
+  FROM pg_temp.ext JOIN pg_namespace n ON n.oid = ext.extnamespace
+  JOIN pg_default_acl a ON a.defaclnamespace = n.oid;
+
 -- Every member: its whole catalog row, comment, initial privileges.
 SELECT pg_temp.put(m.obj, 'member of', m.cat::text),
        pg_temp.put_fields(m.obj, '', m.cat,
