@@ -115,9 +115,11 @@ if [ "${APIVALUE_LAYER_INNER:-}" != 1 ]; then
   tries=0
   while :; do
     # 9>&-: the throw-away server must not inherit the install lock.
+    set +e
     pg_virtualenv -t env APIVALUE_LAYER_INNER=1 bash "$0" "${versions[@]}" 9>&- 2>&1 |
       tee "$out/run.log"
     rc=${PIPESTATUS[0]}
+    set -e
     # Clusters starting at once on one machine can race for a port: retry.
     if [ "$rc" -ne 0 ] && grep -q 'Port conflict' "$out/run.log" && [ $((tries += 1)) -lt 5 ]; then
       sleep $((RANDOM % 3 + 1)); continue
