@@ -2,8 +2,9 @@
 # Upgrade layer: every released version of apivalue (every frozen install
 # script sql/apivalue--X.sql other than the current default_version of
 # apivalue.control) must
-#   0. stay frozen (sha256 listed in sql/released.sha256) and have a chain of
-#      upgrade scripts sql/apivalue--A--B.sql to the current version;
+#   0. stay frozen (its install script, and the upgrade scripts that end at
+#      it, listed with their sha256 in sql/released.sha256) and have a chain
+#      of upgrade scripts sql/apivalue--A--B.sql to the current version;
 #   1. install (CREATE EXTENSION apivalue VERSION 'X') against the current
 #      shared library: every C symbol its script names still exists;
 #   2. keep user objects working through ALTER EXTENSION apivalue UPDATE:
@@ -36,7 +37,7 @@ released_versions() {
 # The shortest chain of upgrade scripts from $1 to $2 ("A -> B -> C"), or
 # nothing when there is none.
 upgrade_chain() {
-  local from=$1 to=$2 f a b
+  local from=$1 to=$2 f b
   declare -A prev=([$from]=-)
   local queue=("$from") head=0 v
   while [ $head -lt ${#queue[@]} ]; do
