@@ -29,6 +29,7 @@
 
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -201,12 +202,6 @@ dup_work_new(int64 tolerance, int64 rcap, int64 acap)
 }
 
 /*
- * Working states grow fourfold while small (a device of a few dozen events
- * reallocates twice, not five times), then double.
- */
-#define DUP_GROW_FAST_BELOW 8192
-
-/*
  * Append one record to working state w; returns the state to keep (w, or
  * a larger copy with the full array doubled, in the current memory context).
  */
@@ -220,10 +215,9 @@ dup_add(DupWork *w, uint64 hash, int64 ts, const char *bytes, int32 len)
 		DupWork    *nw;
 
 		if (w->n >= rcap)
-			rcap = Max(VARSIZE(w) < DUP_GROW_FAST_BELOW ? 4 * rcap : 2 * rcap, 2);
+			rcap = Max(2 * rcap, 2);
 		if (w->arena_len + len > acap)
-			acap = Max(VARSIZE(w) < DUP_GROW_FAST_BELOW ? 4 * acap : 2 * acap,
-					   w->arena_len + len);
+			acap = Max(2 * acap, w->arena_len + len);
 		/* Room for rcap fingerprints as long as those seen so far. */
 		acap = Max(acap, (w->arena_len + len) * rcap / (w->n + 1));
 		if (DUP_HDRSZ + (int64) sizeof(DupRecord) * rcap + acap > (int64) MaxAllocSize)
@@ -377,13 +371,25 @@ apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 	TimestampTz ts;
 	int64		tol;
 
-	quality_agg_context(fcinfo, "near_duplicate_count");
+	/* The checks of every row, inline; the calls only to raise errors. */
+	if (unlikely(fcinfo->context == NULL ||
+				 !(IsA(fcinfo->context, AggState) ||
+				   IsA(fcinfo->context, WindowAggState))))
+		quality_agg_context(fcinfo, "near_duplicate_count");
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("tolerance must not be NULL"),
 				 errhint("Pass how close two events must be to count as one, e.g. interval '2 seconds'.")));
-	tol = quality_interval_usec(PG_GETARG_INTERVAL_P(3), "tolerance");
+	{
+		const Interval *iv = PG_GETARG_INTERVAL_P(3);
+
+		/* A tolerance of seconds needs no overflow checks. */
+		if (iv->month == 0 && iv->day == 0)
+			tol = iv->time;
+		else
+			tol = quality_interval_usec(iv, "tolerance");
+	}
 	if (tol < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -397,10 +403,22 @@ apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	ts = PG_GETARG_TIMESTAMPTZ(2);
-	quality_check_finite(ts, "event time");
+	if (unlikely(TIMESTAMP_NOT_FINITE(ts)))
+		quality_check_finite(ts, "event time");
 	fp = PG_GETARG_TEXT_PP(1);
 
-	w = dup_for_update(fcinfo, 0, tol, VARSIZE_ANY_EXHDR(fp));
+	/* The aggregate's own working state (quality_work_arg, inline). */
+	w = NULL;
+	if (!PG_ARGISNULL(0))
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0));
+
+		if (VARATT_IS_4B_U(v) && VARSIZE(v) >= DUP_HDRSZ &&
+			((uint8 *) VARDATA(v))[0] == QUALITY_WORK_DUP)
+			w = (DupWork *) v;
+	}
+	if (w == NULL)
+		w = dup_for_update(fcinfo, 0, tol, VARSIZE_ANY_EXHDR(fp));
 	check_tolerance(w->tolerance, tol);
 	w = dup_add(w,
 				hash_bytes_extended((const unsigned char *) VARDATA_ANY(fp),

@@ -222,12 +222,6 @@ skew_select_int64(int64 *a, int32 n, int32 k)
 	return a[k];
 }
 
-/*
- * Working states grow fourfold while small (a device of a few dozen events
- * reallocates twice, not five times), then double.
- */
-#define SKEW_GROW_FAST_BELOW 8192
-
 /* A new, empty working state with room for at least nevents events. */
 static SkewFlat *
 skew_work_new(int64 nevents, Size want)
@@ -351,11 +345,9 @@ skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 		return w;
 	if ((int64) w->n + n > SKEW_WORK_CAP(w))
 	{
-		Size		size = VARSIZE(w);
 		SkewFlat   *nw;
 
-		nw = skew_work_new((int64) w->n + n,
-						   size < SKEW_GROW_FAST_BELOW ? 4 * size : 2 * size);
+		nw = skew_work_new((int64) w->n + n, 0);
 
 		nw->sorted = w->sorted;
 		nw->n = w->n;
