@@ -441,20 +441,19 @@ apivalue_near_duplicate_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	dup_view(PG_GETARG_DATUM(1), &v);
-	/* The first state of a group: room for as much again. */
 	if (PG_ARGISNULL(0))
 	{
-		int64		rcap = 2 * (int64) v.n;
-		int64		acap = 2 * v.arena_len;
+		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
 
-		if (DUP_HDRSZ + (int64) sizeof(DupRecord) * rcap + acap > (int64) MaxAllocSize)
-		{
-			rcap = v.n;
-			acap = v.arena_len;
-		}
-		PG_RETURN_POINTER(dup_add_view(dup_work_new(v.tolerance, rcap, acap), &v));
+		/*
+		 * The first state of a group becomes the transition value as it is:
+		 * the executor copies it into the aggregate context (it differs from
+		 * the NULL before), the one copy it needs.  Checked first.
+		 */
+		dup_view(PointerGetDatum(first), &v);
+		PG_RETURN_POINTER(first);
 	}
+	dup_view(PG_GETARG_DATUM(1), &v);
 	w = dup_for_update(fcinfo, 0, v.tolerance, 0);
 	check_tolerance(w->tolerance, v.tolerance);
 	w = dup_add_view(w, &v);

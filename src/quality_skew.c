@@ -511,8 +511,7 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 }
 
 /*
- * Combine (and rollup transition): concatenate, sort when read.  The first
- * state of a group is copied once, with room for as many events again.
+ * Combine (and rollup transition): concatenate, sort when read.
  */
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
@@ -528,15 +527,19 @@ apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	if (PG_ARGISNULL(0))
 	{
-		w = skew_work_new(v.n, SKEW_HDRSZ + 2 * sizeof(SkewEvent) * (Size) v.n);
-		w->sorted = v.sorted;
-		w = skew_append(w, v.events, v.n);
-		w->sorted = v.sorted;
-		PG_RETURN_POINTER(w);
+		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+
+		/*
+		 * The first state of a group becomes the transition value as it is:
+		 * the executor copies it into the aggregate context (it differs from
+		 * the NULL before), the one copy it needs.  Checked first.
+		 */
+		skew_raw_view(PointerGetDatum(first), &v);
+		PG_RETURN_POINTER(first);
 	}
+	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	w = skew_for_update(fcinfo, 0);
 	w = skew_append(w, v.events, v.n);
 	PG_RETURN_POINTER(w);
