@@ -29,6 +29,8 @@
 
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -255,24 +257,63 @@ dup_add(DupWork *w, uint64 hash, int64 ts, const char *bytes, int32 len)
 	return w;
 }
 
-/* Append every record of view v to working state w; returns the state. */
+/*
+ * Append every record of view v to working state w; returns the state (w,
+ * or a copy with room for both, in the current memory context).
+ */
 static DupWork *
 dup_add_view(DupWork *w, const DupView *v)
 {
+	DupRecord  *r;
 	int32		i;
 
+	if (v->n == 0)
+		return w;
+	if ((int64) w->n + v->n > w->rcap ||
+		w->arena_len + v->arena_len > DUP_WORK_ARENA_CAP(w))
+	{
+		DupWork    *nw;
+		int64		rcap = Max((int64) w->n + v->n, 2 * (int64) w->rcap);
+		int64		acap = Max(w->arena_len + v->arena_len, 2 * DUP_WORK_ARENA_CAP(w));
+
+		/* Geometric growth, but never past what a varlena can hold. */
+		if (DUP_HDRSZ + (int64) sizeof(DupRecord) * rcap + acap > (int64) MaxAllocSize)
+		{
+			rcap = (int64) w->n + v->n;
+			acap = w->arena_len + v->arena_len;
+		}
+
+		if (rcap > PG_INT32_MAX || acap > PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s state would exceed 1 GB", DUP_TYPE),
+					 errhint("Aggregate smaller groups.")));
+		nw = dup_work_new(w->tolerance, rcap, acap);
+		nw->n = w->n;
+		nw->arena_len = w->arena_len;
+		memcpy(nw->records, w->records, sizeof(DupRecord) * w->n);
+		memcpy(DUP_WORK_ARENA(nw), DUP_WORK_ARENA(w), w->arena_len);
+		w = nw;
+	}
+	r = w->records + w->n;
+	memcpy(r, v->records, sizeof(DupRecord) * v->n);
 	for (i = 0; i < v->n; i++)
-		w = dup_add(w, v->records[i].hash, v->records[i].ts,
-					v->arena + v->records[i].off, v->records[i].len);
+		r[i].off += (uint32) w->arena_len;
+	if (v->arena_len > 0)
+		memcpy(DUP_WORK_ARENA(w) + w->arena_len, v->arena, v->arena_len);
+	w->n += v->n;
+	w->arena_len += v->arena_len;
 	return w;
 }
 
 /*
  * The state of argument argno, ready to be modified in place: the
- * aggregate's working state, or a new one (current memory context).
+ * aggregate's working state, or a new one (current memory context), sized
+ * for one record of first_len bytes when the argument is NULL.
  */
 static DupWork *
-dup_for_update(FunctionCallInfo fcinfo, int argno, int64 tolerance)
+dup_for_update(FunctionCallInfo fcinfo, int argno, int64 tolerance,
+			   int32 first_len)
 {
 	DupWork    *w;
 	DupView		v;
@@ -281,7 +322,7 @@ dup_for_update(FunctionCallInfo fcinfo, int argno, int64 tolerance)
 	if (w)
 		return w;
 	if (PG_ARGISNULL(argno))
-		return dup_work_new(tolerance, 2, 64);
+		return dup_work_new(tolerance, 1, first_len);
 	dup_view(PG_GETARG_DATUM(argno), &v);
 	w = dup_work_new(v.tolerance, v.n, v.arena_len);
 	return dup_add_view(w, &v);
@@ -330,13 +371,25 @@ apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 	TimestampTz ts;
 	int64		tol;
 
-	quality_agg_context(fcinfo, "near_duplicate_count");
+	/* The checks of every row, inline; the calls only to raise errors. */
+	if (unlikely(fcinfo->context == NULL ||
+				 !(IsA(fcinfo->context, AggState) ||
+				   IsA(fcinfo->context, WindowAggState))))
+		quality_agg_context(fcinfo, "near_duplicate_count");
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("tolerance must not be NULL"),
 				 errhint("Pass how close two events must be to count as one, e.g. interval '2 seconds'.")));
-	tol = quality_interval_usec(PG_GETARG_INTERVAL_P(3), "tolerance");
+	{
+		const Interval *iv = PG_GETARG_INTERVAL_P(3);
+
+		/* A tolerance of seconds needs no overflow checks. */
+		if (iv->month == 0 && iv->day == 0)
+			tol = iv->time;
+		else
+			tol = quality_interval_usec(iv, "tolerance");
+	}
 	if (tol < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -350,10 +403,22 @@ apivalue_near_duplicate_accum(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	ts = PG_GETARG_TIMESTAMPTZ(2);
-	quality_check_finite(ts, "event time");
+	if (unlikely(TIMESTAMP_NOT_FINITE(ts)))
+		quality_check_finite(ts, "event time");
 	fp = PG_GETARG_TEXT_PP(1);
 
-	w = dup_for_update(fcinfo, 0, tol);
+	/* The aggregate's own working state (quality_work_arg, inline). */
+	w = NULL;
+	if (!PG_ARGISNULL(0))
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0));
+
+		if (VARATT_IS_4B_U(v) && VARSIZE(v) >= DUP_HDRSZ &&
+			((uint8 *) VARDATA(v))[0] == QUALITY_WORK_DUP)
+			w = (DupWork *) v;
+	}
+	if (w == NULL)
+		w = dup_for_update(fcinfo, 0, tol, VARSIZE_ANY_EXHDR(fp));
 	check_tolerance(w->tolerance, tol);
 	w = dup_add(w,
 				hash_bytes_extended((const unsigned char *) VARDATA_ANY(fp),
@@ -376,13 +441,26 @@ apivalue_near_duplicate_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
+	if (PG_ARGISNULL(0))
+	{
+		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+
+		/*
+		 * The first state of a group becomes the transition value as it is:
+		 * the executor copies it into the aggregate context (it differs from
+		 * the NULL before), the one copy it needs.  Checked first.
+		 */
+		dup_view(PointerGetDatum(first), &v);
+		PG_RETURN_POINTER(first);
+	}
 	dup_view(PG_GETARG_DATUM(1), &v);
-	w = dup_for_update(fcinfo, 0, v.tolerance);
+	w = dup_for_update(fcinfo, 0, v.tolerance, 0);
 	check_tolerance(w->tolerance, v.tolerance);
 	w = dup_add_view(w, &v);
 	PG_RETURN_POINTER(w);
 }
 
+/* Full order of records: fingerprint (hash, length, bytes), then time. */
 static int
 cmp_record(const void *a, const void *b, void *arg)
 {
@@ -401,6 +479,76 @@ cmp_record(const void *a, const void *b, void *arg)
 	return (x->ts > y->ts) - (x->ts < y->ts);
 }
 
+/*
+ * Records by (hash, time) only, from PostgreSQL's sort template with the
+ * comparison inlined: fingerprints of equal hash are then almost always
+ * equal, and a run of one hash holding several fingerprints is sorted
+ * again in full (cmp_record).
+ */
+static inline int
+dup_cmp_hash_ts(const DupRecord *x, const DupRecord *y)
+{
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+#define ST_SORT dup_sort_hash_ts
+#define ST_ELEMENT_TYPE DupRecord
+#define ST_COMPARE(a, b) dup_cmp_hash_ts(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * dst[0..n-1]: the records of src in (hash, time) order.  Large states are
+ * first distributed by the top bits of the hash (uniform: a counting sort,
+ * two passes) into buckets of about eight records, each then sorted; the
+ * order is the same as one sort of the whole.
+ */
+static void
+dup_sort_records(DupRecord *dst, const DupRecord *src, int32 n)
+{
+	int			bits;
+	int32		nb;
+	int32	   *pos;
+	int32		b;
+	int32		i;
+	int32		from;
+
+	if (n < 64)
+	{
+		memcpy(dst, src, sizeof(DupRecord) * n);
+		dup_sort_hash_ts(dst, n);
+		return;
+	}
+	bits = Min(pg_leftmost_one_pos32((uint32) n) - 2, 20);
+	nb = (int32) 1 << bits;
+	pos = palloc0_array(int32, nb + 1);
+	for (i = 0; i < n; i++)
+		pos[(src[i].hash >> (64 - bits)) + 1]++;
+	for (b = 0; b < nb; b++)
+		pos[b + 1] += pos[b];
+	/* pos[b]: where bucket b's next record goes; at the end, its end. */
+	for (i = 0; i < n; i++)
+		dst[pos[src[i].hash >> (64 - bits)]++] = src[i];
+	from = 0;
+	for (b = 0; b < nb; b++)
+	{
+		if (pos[b] - from > 1)
+			dup_sort_hash_ts(dst + from, pos[b] - from);
+		from = pos[b];
+	}
+	pfree(pos);
+}
+
+static inline bool
+dup_same_fingerprint(const DupRecord *x, const DupRecord *y, const char *arena)
+{
+	return x->hash == y->hash && x->len == y->len &&
+		memcmp(arena + x->off, arena + y->off, x->len) == 0;
+}
+
 /* The count: events whose predecessor of the same fingerprint is near. */
 PG_FUNCTION_INFO_V1(apivalue_near_duplicate_final);
 Datum
@@ -410,6 +558,7 @@ apivalue_near_duplicate_final(PG_FUNCTION_ARGS)
 	DupRecord  *r;
 	int64		count = 0;
 	int32		i;
+	int32		start;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_INT64(0);
@@ -418,14 +567,28 @@ apivalue_near_duplicate_final(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(0);
 	/* Sort a copy: the state stays as the executor handed it. */
 	r = palloc_array(DupRecord, v.n);
-	memcpy(r, v.records, sizeof(DupRecord) * v.n);
-	qsort_arg(r, v.n, sizeof(DupRecord), cmp_record, (void *) v.arena);
-	for (i = 1; i < v.n; i++)
+	dup_sort_records(r, v.records, v.n);
+
+	/*
+	 * Runs of one hash: when every record of the run has the first one's
+	 * fingerprint, it is in time order; else (two fingerprints with one
+	 * 64-bit hash) sort the run by fingerprint, then time.
+	 */
+	for (start = 0; start < v.n; start = i)
 	{
-		if (r[i].hash == r[i - 1].hash && r[i].len == r[i - 1].len &&
-			memcmp(v.arena + r[i].off, v.arena + r[i - 1].off, r[i].len) == 0 &&
-			r[i].ts - r[i - 1].ts <= v.tolerance)
-			count++;
+		bool		mixed = false;
+		int32		j;
+
+		for (i = start + 1; i < v.n && r[i].hash == r[start].hash; i++)
+			if (!mixed && !dup_same_fingerprint(&r[i], &r[start], v.arena))
+				mixed = true;
+		if (mixed)
+			qsort_arg(r + start, i - start, sizeof(DupRecord), cmp_record,
+					  (void *) v.arena);
+		for (j = start + 1; j < i; j++)
+			if (r[j].ts - r[j - 1].ts <= v.tolerance &&
+				(!mixed || dup_same_fingerprint(&r[j], &r[j - 1], v.arena)))
+				count++;
 	}
 	pfree(r);
 	PG_RETURN_INT64(count);

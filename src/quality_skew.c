@@ -32,6 +32,8 @@
 
 #include "common/int.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -73,12 +75,10 @@ typedef struct SkewView
 	const SkewEvent *events;
 } SkewView;
 
-static int
-cmp_arrival(const void *a, const void *b)
+/* Arrival order: received_at, then client_ts, then offset. */
+static inline int
+skew_cmp_arrival(const SkewEvent *x, const SkewEvent *y)
 {
-	const SkewEvent *x = a;
-	const SkewEvent *y = b;
-
 	if (x->received != y->received)
 		return x->received < y->received ? -1 : 1;
 	if (x->client != y->client)
@@ -86,24 +86,151 @@ cmp_arrival(const void *a, const void *b)
 	return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+/*
+ * Sorts generated from PostgreSQL's sort template with the comparison
+ * inlined (a summary is sorted once per group, the offsets once per median).
+ */
+#define ST_SORT skew_sort_arrival
+#define ST_ELEMENT_TYPE SkewEvent
+#define ST_COMPARE(a, b) skew_cmp_arrival(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
-	return (x > y) - (x < y);
+#define ST_SORT skew_sort_int64
+#define ST_ELEMENT_TYPE int64
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Sort events into arrival order, adapting to input that is nearly so (a
+ * device's events mostly reach the table in the order they arrived): count
+ * the descents; none, and it is sorted; a few (at most log2(n) + 2, so the
+ * insertion sort costs no more than a full sort would), and each is moved
+ * back into place; else the full sort.  The result is the same.
+ */
+static void
+skew_sort_arrival_adaptive(SkewEvent *e, int32 n)
+{
+	int32		descents = 0;
+	int32		i;
+
+	for (i = 1; i < n; i++)
+		descents += (skew_cmp_arrival(&e[i - 1], &e[i]) > 0);
+	if (descents == 0)
+		return;
+	if (descents > pg_leftmost_one_pos32((uint32) n) + 2)
+	{
+		skew_sort_arrival(e, n);
+		return;
+	}
+	for (i = 1; i < n; i++)
+	{
+		if (skew_cmp_arrival(&e[i - 1], &e[i]) > 0)
+		{
+			SkewEvent	t = e[i];
+			int32		j = i;
+
+			do
+			{
+				e[j] = e[j - 1];
+				j--;
+			} while (j > 0 && skew_cmp_arrival(&e[j - 1], &t) > 0);
+			e[j] = t;
+		}
+	}
+}
+
+/*
+ * The k-th smallest of a[0..n-1] (0-based), reordering a: quickselect with
+ * a median-of-three pivot, O(n) expected; a range of fewer than 24 values
+ * is insertion-sorted, and a range still large after 2 log2(n) rounds
+ * (adversarial input) sorted, so the worst case stays O(n log n).
+ */
+static int64
+skew_select_int64(int64 *a, int32 n, int32 k)
+{
+	int32		lo = 0;
+	int32		hi = n - 1;
+	int			budget = 2 * (pg_leftmost_one_pos32((uint32) Max(n, 1)) + 1);
+
+	while (hi - lo >= 24 && budget-- > 0)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+		int64		pivot;
+		int64		t;
+		int32		i;
+		int32		j;
+
+		/* Median of three as pivot (also a sentinel at each end). */
+		if (a[mid] < a[lo])
+		{
+			t = a[mid]; a[mid] = a[lo]; a[lo] = t;
+		}
+		if (a[hi] < a[lo])
+		{
+			t = a[hi]; a[hi] = a[lo]; a[lo] = t;
+		}
+		if (a[hi] < a[mid])
+		{
+			t = a[hi]; a[hi] = a[mid]; a[mid] = t;
+		}
+		pivot = a[mid];
+
+		/* Hoare partition of [lo, hi]: [lo, j] <= pivot <= [j + 1, hi]. */
+		i = lo - 1;
+		j = hi + 1;
+		for (;;)
+		{
+			do
+				i++;
+			while (a[i] < pivot);
+			do
+				j--;
+			while (a[j] > pivot);
+			if (i >= j)
+				break;
+			t = a[i]; a[i] = a[j]; a[j] = t;
+		}
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+	if (hi - lo >= 24)
+		skew_sort_int64(a + lo, hi - lo + 1);
+	else
+	{
+		/* A short range: insertion sort. */
+		int32		i;
+
+		for (i = lo + 1; i <= hi; i++)
+		{
+			int64		t = a[i];
+			int32		j = i;
+
+			while (j > lo && a[j - 1] > t)
+			{
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = t;
+		}
+	}
+	return a[k];
 }
 
 /* A new, empty working state with room for at least nevents events. */
 static SkewFlat *
-skew_work_new(int64 nevents)
+skew_work_new(int64 nevents, Size want)
 {
 	SkewFlat   *w;
 	Size		need = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) Max(nevents, 0);
 
 	/* Rounded up to a power of two: doubling as the state grows. */
-	w = (SkewFlat *) quality_work_alloc(need, need, QUALITY_WORK_SKEW, SKEW_TYPE);
+	w = (SkewFlat *) quality_work_alloc(need, want, QUALITY_WORK_SKEW, SKEW_TYPE);
 	w->sorted = true;
 	return w;
 }
@@ -170,7 +297,7 @@ skew_view(Datum d, SkewView *view)
 		SkewEvent  *copy = palloc_array(SkewEvent, view->n);
 
 		memcpy(copy, view->events, sizeof(SkewEvent) * view->n);
-		qsort(copy, view->n, sizeof(SkewEvent), cmp_arrival);
+		skew_sort_arrival_adaptive(copy, view->n);
 		view->events = copy;
 		view->sorted = true;
 	}
@@ -192,7 +319,7 @@ skew_flat_from_view(const SkewView *v, bool sort)
 		memcpy(f->events, v->events, sizeof(SkewEvent) * v->n);
 	if (sort && !v->sorted)
 	{
-		qsort(f->events, f->n, sizeof(SkewEvent), cmp_arrival);
+		skew_sort_arrival_adaptive(f->events, f->n);
 		f->sorted = true;
 	}
 	return (struct varlena *) f;
@@ -218,7 +345,9 @@ skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 		return w;
 	if ((int64) w->n + n > SKEW_WORK_CAP(w))
 	{
-		SkewFlat   *nw = skew_work_new((int64) w->n + n);
+		SkewFlat   *nw;
+
+		nw = skew_work_new((int64) w->n + n, 0);
 
 		nw->sorted = w->sorted;
 		nw->n = w->n;
@@ -227,7 +356,7 @@ skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 	}
 	memcpy(w->events + w->n, ev, sizeof(SkewEvent) * n);
 	/* Callers appending a sorted run to an empty state mark it sorted. */
-	if (n > 1 || (w->n > 0 && cmp_arrival(&w->events[w->n - 1], ev) > 0))
+	if (n > 1 || (w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], ev) > 0))
 		w->sorted = false;
 	w->n += n;
 	return w;
@@ -247,11 +376,11 @@ skew_for_update(FunctionCallInfo fcinfo, int argno)
 	if (w)
 		return w;
 	if (PG_ARGISNULL(argno))
-		return skew_work_new(0);
-	skew_view(PG_GETARG_DATUM(argno), &v);
-	w = skew_work_new(v.n);
+		return skew_work_new(0, 0);
+	skew_raw_view(PG_GETARG_DATUM(argno), &v);
+	w = skew_work_new(v.n, 0);
 	w = skew_append(w, v.events, v.n);
-	w->sorted = true;			/* a view is always in arrival order */
+	w->sorted = v.sorted;		/* in arrival order as the value was */
 	return w;
 }
 
@@ -334,7 +463,11 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	SkewEvent	ev;
 	TimestampTz sent;
 
-	quality_agg_context(fcinfo, "clock_skew_summary");
+	/* The checks of every row, inline; the calls only to raise errors. */
+	if (unlikely(fcinfo->context == NULL ||
+				 !(IsA(fcinfo->context, AggState) ||
+				   IsA(fcinfo->context, WindowAggState))))
+		quality_agg_context(fcinfo, "clock_skew_summary");
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 	{
 		if (PG_ARGISNULL(0))
@@ -344,16 +477,31 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	ev.client = PG_GETARG_TIMESTAMPTZ(1);
 	sent = PG_GETARG_TIMESTAMPTZ(2);
 	ev.received = PG_GETARG_TIMESTAMPTZ(3);
-	quality_check_finite(ev.client, "client_ts");
-	quality_check_finite(sent, "sent_at");
-	quality_check_finite(ev.received, "received_at");
+	if (unlikely(TIMESTAMP_NOT_FINITE(ev.client) || TIMESTAMP_NOT_FINITE(sent) ||
+				 TIMESTAMP_NOT_FINITE(ev.received)))
+	{
+		quality_check_finite(ev.client, "client_ts");
+		quality_check_finite(sent, "sent_at");
+		quality_check_finite(ev.received, "received_at");
+	}
 	ev.offset = sent - ev.received;
 
-	w = skew_for_update(fcinfo, 0);
+	/* The aggregate's own working state (quality_work_arg, inline). */
+	w = NULL;
+	if (!PG_ARGISNULL(0))
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0));
+
+		if (VARATT_IS_4B_U(v) && VARSIZE(v) >= SKEW_HDRSZ &&
+			((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
+			w = (SkewFlat *) v;
+	}
+	if (w == NULL)
+		w = skew_for_update(fcinfo, 0);
 	if (w->n < SKEW_WORK_CAP(w))
 	{
 		/* Fast path: room left, no reallocation. */
-		if (w->sorted && w->n > 0 && cmp_arrival(&w->events[w->n - 1], &ev) > 0)
+		if (w->sorted && w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], &ev) > 0)
 			w->sorted = false;
 		w->events[w->n++] = ev;
 	}
@@ -362,7 +510,9 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(w);
 }
 
-/* Combine (and rollup transition): concatenate, sort when read. */
+/*
+ * Combine (and rollup transition): concatenate, sort when read.
+ */
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
 apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
@@ -376,6 +526,18 @@ apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	if (PG_ARGISNULL(0))
+	{
+		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+
+		/*
+		 * The first state of a group becomes the transition value as it is:
+		 * the executor copies it into the aggregate context (it differs from
+		 * the NULL before), the one copy it needs.  Checked first.
+		 */
+		skew_raw_view(PointerGetDatum(first), &v);
+		PG_RETURN_POINTER(first);
 	}
 	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	w = skew_for_update(fcinfo, 0);
@@ -406,27 +568,36 @@ apivalue_clock_skew_event_count(PG_FUNCTION_ARGS)
 {
 	SkewView	v;
 
-	skew_view(PG_GETARG_DATUM(0), &v);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	PG_RETURN_INT64(v.n);
 }
 
-/* The lower median of the offsets (an offset that occurred). */
+/*
+ * The lower median of the offsets (an offset that occurred), selected in
+ * O(n); small summaries copy their offsets on the stack.
+ */
+#define SKEW_MEDIAN_STACK 128
+
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_median_offset);
 Datum
 apivalue_clock_skew_median_offset(PG_FUNCTION_ARGS)
 {
 	SkewView	v;
+	int64		local[SKEW_MEDIAN_STACK];
 	int64	   *offsets;
+	int64		median;
 	int32		i;
 
-	skew_view(PG_GETARG_DATUM(0), &v);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	if (v.n == 0)
 		PG_RETURN_NULL();
-	offsets = palloc_array(int64, v.n);
+	offsets = v.n <= SKEW_MEDIAN_STACK ? local : palloc_array(int64, v.n);
 	for (i = 0; i < v.n; i++)
 		offsets[i] = v.events[i].offset;
-	qsort(offsets, v.n, sizeof(int64), cmp_int64);
-	PG_RETURN_INTERVAL_P(quality_usec_interval(offsets[(v.n - 1) / 2]));
+	median = skew_select_int64(offsets, v.n, (v.n - 1) / 2);
+	if (offsets != local)
+		pfree(offsets);
+	PG_RETURN_INTERVAL_P(quality_usec_interval(median));
 }
 
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_max_abs_offset);
@@ -437,7 +608,7 @@ apivalue_clock_skew_max_abs_offset(PG_FUNCTION_ARGS)
 	int64		m = 0;
 	int32		i;
 
-	skew_view(PG_GETARG_DATUM(0), &v);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	if (v.n == 0)
 		PG_RETURN_NULL();
 	for (i = 0; i < v.n; i++)
@@ -460,7 +631,7 @@ apivalue_clock_skew_future_count(PG_FUNCTION_ARGS)
 	int64		k = 0;
 	int32		i;
 
-	skew_view(PG_GETARG_DATUM(0), &v);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	for (i = 0; i < v.n; i++)
 		k += (v.events[i].client > v.events[i].received);
 	PG_RETURN_INT64(k);
@@ -474,7 +645,7 @@ apivalue_clock_skew_future_share(PG_FUNCTION_ARGS)
 	int64		k = 0;
 	int32		i;
 
-	skew_view(PG_GETARG_DATUM(0), &v);
+	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	if (v.n == 0)
 		PG_RETURN_NULL();
 	for (i = 0; i < v.n; i++)

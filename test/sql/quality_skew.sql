@@ -103,3 +103,35 @@ SELECT * FROM apivalue.skewed_devices('qs_rand', 'dev', 'dev', 's', 'r');
 SELECT * FROM apivalue.skewed_devices('qs_rand', 'dev', 'c', 's', 'r', interval '-1 minute');
 
 DROP TABLE qs_hand, qs_rand;
+
+-- Events stored nearly in arrival order (a few late arrivals and a few
+-- stamped an hour early), offsets with many ties: summaries sorted by moving
+-- the few late events back, medians selected among equal values; against
+-- plain SQL, per device (100 events) and over all 4000.
+CREATE TABLE qs_near AS
+SELECT g % 40 AS dev,
+       timestamptz '2024-03-01' + g * interval '1 s'
+         - CASE WHEN g % 97 = 0 THEN interval '1 hour' ELSE interval '0' END AS c,
+       timestamptz '2024-03-01' + g * interval '1 s' + ((g * 7) % 5) * interval '1 s' AS s,
+       timestamptz '2024-03-01' + g * interval '1 s'
+         - CASE WHEN g % 89 = 0 THEN interval '100 s' ELSE interval '0' END AS r
+FROM generate_series(1, 4000) g ORDER BY g;
+SELECT * FROM avtest.diff(
+  $$SELECT coalesce(dev::text, 'all') AS k,
+           concat_ws(' ', apivalue.event_count(s), apivalue.median_offset(s),
+                     apivalue.out_of_order_count(s), apivalue.future_count(s)) AS v
+    FROM (SELECT dev, apivalue.clock_skew_summary(c, s, r) AS s FROM qs_near GROUP BY dev
+          UNION ALL SELECT NULL, apivalue.clock_skew_summary(c, s, r) FROM qs_near) q$$,
+  $$SELECT coalesce(dev::text, 'all') AS k,
+           concat_ws(' ', count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY s - r),
+                     count(*) FILTER (WHERE c < prevmax), count(*) FILTER (WHERE c > r)) AS v
+    FROM (SELECT dev, c, s, r,
+                 max(c) OVER (PARTITION BY dev ORDER BY r, c
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prevmax
+          FROM qs_near
+          UNION ALL
+          SELECT NULL, c, s, r,
+                 max(c) OVER (ORDER BY r, c ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+          FROM qs_near) x
+    GROUP BY dev$$);
+DROP TABLE qs_near;
