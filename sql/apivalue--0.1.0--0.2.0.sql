@@ -7,7 +7,8 @@
 \echo Use "ALTER EXTENSION apivalue UPDATE TO '0.2.0'" to load this file. \quit
 
 -- branch retention2: cohort_retention folds each user's activity flags
--- into the matrix with _retention_counts (new) and sum_arrays.
+-- into the matrix with _retention_counts (new) and sum_arrays; ttfv_report
+-- computes the segment and the timestamp check only when asked for.
 CREATE FUNCTION apivalue._retention_counts(ru bigint[], mode text, brackets int4range[])
 RETURNS bigint[] AS 'MODULE_PATHNAME', 'apivalue_retention_counts'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -138,5 +139,93 @@ BEGIN
     WHERE m.ci + (CASE WHEN n = 1 THEN 0 WHEN $9 IS NULL THEN n - 1 ELSE ($9)[n - 1] END) <= lim.last_idx
     ORDER BY 1, 2, 4 $q$;
   RETURN QUERY EXECUTE q USING horizon, period, time_zone, locale, since, until, mode, brackets, lows;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION apivalue.ttfv_report(
+  events regclass, user_column text, time_column text,
+  start_condition text, value_condition text,
+  within interval DEFAULT NULL,
+  period text DEFAULT 'week',
+  segment_column text DEFAULT NULL,
+  time_zone text DEFAULT 'UTC',
+  locale text DEFAULT NULL,
+  since timestamptz DEFAULT NULL,
+  until timestamptz DEFAULT NULL,
+  timestamp_check text DEFAULT NULL)
+RETURNS TABLE (segment text, cohort_start timestamptz, users_started bigint,
+               users_reached bigint, activation_rate float8,
+               p50 interval, p75 interval, p90 interval, excluded_users bigint,
+               km_median interval)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  t text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := apivalue._condition(events, start_condition, 'start condition');
+  v text := apivalue._condition(events, value_condition, 'value condition');
+  g text := 'NULL::text';
+  bad text := 'false';
+  w text := '';
+  q text;
+BEGIN
+  IF segment_column IS NOT NULL THEN
+    g := apivalue._column(events, segment_column, 'segment column') || '::text';
+  END IF;
+  IF timestamp_check IS NOT NULL THEN
+    bad := format('(%s IS NOT TRUE)', apivalue._condition(events, timestamp_check, 'timestamp check'));
+  END IF;
+  IF within < interval '0' THEN
+    RAISE EXCEPTION 'within must not be negative, got %', within
+      USING ERRCODE = '22023', HINT = 'Pass NULL for no limit.';
+  END IF;
+  IF period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'period and time_zone must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  -- unknown period, zone or locale: fail before scanning
+  PERFORM apivalue.period_start(now(), period, time_zone, locale);
+  IF since IS NOT NULL THEN w := w || format(' AND %s >= $4', t); END IF;
+  IF until IS NOT NULL THEN w := w || format(' AND %s < $5', t); END IF;
+
+  q := format($q$
+    WITH e AS (
+      SELECT %1$s AS u, %2$s AS ts, %3$s IS TRUE AS s, %4$s IS TRUE AS v,
+             %5$s AS g, %6$s AS bad
+      FROM %7$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %8$s
+    ), pu AS (
+      SELECT min(ts) FILTER (WHERE s) AS first_start,
+             apivalue.time_to_first_value(ts, s, v, $1) AS ttfv,
+             %9$s AS g,
+             %10$s AS bad,
+             max(ts) AS last_ts
+      FROM e
+      GROUP BY u
+    ), ao AS (
+      -- users without value are censored at the latest event time
+      SELECT max(last_ts) AS as_of FROM pu
+    )
+    SELECT g, apivalue.period_start(first_start, $2, $3, $6) AS cohort_start,
+           count(*) FILTER (WHERE NOT bad),
+           count(ttfv) FILTER (WHERE NOT bad),
+           count(ttfv) FILTER (WHERE NOT bad)::float8 / nullif(count(*) FILTER (WHERE NOT bad), 0),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY ttfv) FILTER (WHERE NOT bad),
+           count(*) FILTER (WHERE bad),
+           apivalue.km_median(apivalue.km_summary(
+             apivalue._km_units(coalesce(ttfv, ao.as_of - first_start), interval '1 day'),
+             ttfv IS NOT NULL,
+             coalesce(apivalue._km_units($1, interval '1 day'), 3660))
+             FILTER (WHERE NOT bad)) * interval '1 day'
+    FROM pu CROSS JOIN ao
+    WHERE first_start IS NOT NULL
+    GROUP BY 1, 2
+    ORDER BY 1, 2 $q$, u, t, s, v, g, bad, events, w,
+    -- without a segment or a timestamp check, no per-row work for them
+    CASE WHEN segment_column IS NULL THEN 'NULL::text' ELSE 'apivalue.value_at_first(ts, s, g)' END,
+    CASE WHEN timestamp_check IS NULL THEN 'false'
+         ELSE 'coalesce(bool_or(bad) FILTER (WHERE s OR v), false)' END);
+  RETURN QUERY EXECUTE q USING within, period, time_zone, since, until, locale;
 END
 $fn$;

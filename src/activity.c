@@ -491,7 +491,8 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 	}
 	if (is_active && activity_needed(st, idx))
 	{
-		st = activity_cover(st, idx);
+		if (st->nwords == 0 || idx < st->base || idx >= st->base + 64 * (int64) st->nwords)
+			st = activity_cover(st, idx);
 		st->bits[(idx - st->base) / 64] |= UINT64CONST(1) << ((idx - st->base) % 64);
 	}
 	PG_RETURN_POINTER(st);
