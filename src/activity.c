@@ -114,12 +114,7 @@ activity_check(Datum d, bool *own)
 	if (*own)
 		st = (ActivityState *) v;
 	else
-	{
-		struct varlena *detoasted = pg_detoast_datum_copy(v);
-
-		st = (ActivityState *) palloc(VARSIZE(detoasted));
-		memcpy(st, detoasted, VARSIZE(detoasted));
-	}
+		st = (ActivityState *) pg_detoast_datum_copy(v);	/* palloc'd: aligned */
 	if (VARSIZE(st) < offsetof(ActivityState, bits) ||
 		st->version != ACTIVITY_VERSION ||
 		st->nwords < 0 ||
