@@ -19,7 +19,11 @@
  * The bitmap covers the user's span of active periods, 64 per word.
  * _retention_user(...) shares the state and also tracks the latest period
  * of any row, so cohort_retention needs one aggregate per user; its final
- * function returns {cohort period, latest period, flags...} as bigint[].
+ * function returns {cohort period, latest period, flags...} as bigint[],
+ * and _retention_counts(that, mode, brackets) turns it into the user's row
+ * of the matrix, {1, then 1 or 0 per period or bracket}, for sum_arrays.
+ * A row's period number comes from a per-call-site table of period
+ * boundaries (PeriodTable below) rather than from ICU.
  *
  * value_at_first(ts, cond, value) → text: the value on the earliest row
  * where cond holds (ties: the smallest value in byte order) — a user's
@@ -183,11 +187,10 @@ activity_cover(ActivityState *st, int64 idx)
  * i = 0..n; starts[n] ends the last period.  The table grows to cover the
  * periods rows fall in, up to PT_MAX_PERIODS consecutive periods between
  * 1800 and 2300 (a row further away starts a new table; rows outside those
- * years take the calendar's own path).  Each new
- * period is checked against the calendar (its start, and the instant
- * before the next period's start, must both lie in it); a calendar whose
- * periods fail the check (hours in a zone with half-hour shifts) is never
- * tabled.
+ * years take the calendar's own path).  Each new period is checked against
+ * the calendar (its start, and the instant before the next period's start,
+ * must both lie in it); a calendar whose periods fail the check (hours in a
+ * zone with half-hour shifts) is never tabled.
  */
 #define PT_MAX_PERIODS	8192
 
@@ -244,9 +247,10 @@ period_checks(PeriodCalendar *pc, int64 idx, TimestampTz start, TimestampTz end)
 }
 
 /*
- * Extend the table to cover period idx (just located by the calendar).
- * Leaves the table as it was when idx is too far from it or out of the
- * tabled years; disables it when the calendar fails the check.
+ * Extend the table to cover period idx (just located by the calendar),
+ * or start it again from idx when idx is too far from it.  Leaves it as it
+ * was for idx out of the tabled years; disables it when the calendar fails
+ * the check.
  */
 static void
 period_table_add(PeriodTable *t, PeriodCalendar *pc, MemoryContext mcxt,
