@@ -72,6 +72,12 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION apivalue.retention_by_mode(integer[], text, int4range[]) IS
   'turns a retention_activity array into what a mode counts: classic (as is), unbounded/rolling (active then or later), bracket (active in any period of each bracket)';
 
+CREATE FUNCTION apivalue._retention_counts(ru bigint[], mode text, brackets int4range[])
+RETURNS bigint[] AS 'MODULE_PATHNAME', 'apivalue_retention_counts'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._retention_counts(bigint[], text, int4range[]) IS
+  'internal: one user''s row of the retention matrix from _retention_user: {1, then 1 or 0 per period 1..periods (classic) or per bracket}; NULL without a cohort event';
+
 -- _retention_user: retention_activity plus the cohort's and the latest
 -- period numbers, for cohort_retention (one aggregate pass per user).
 CREATE FUNCTION apivalue._retention_user_accum(bytea, timestamptz, boolean, boolean, integer, text, text, text)
@@ -156,12 +162,13 @@ BEGIN
   IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
 
   -- Per user, in one aggregate pass: the cohort period, the latest period
-  -- seen (to report only periods that have begun), and what the mode counts
-  -- as an int[] whose element k + 1 says the user counts for period (or
-  -- bracket) k; then one sum_arrays per cohort.  Unbounded retention needs
-  -- activity past the horizon too, so it uses the user's last active period
-  -- instead of the bitmap: a run of ones up to it (sum_arrays handles the
-  -- ragged lengths).
+  -- seen (to report only periods that have begun), and the activity flags;
+  -- _retention_counts turns them into what the mode counts, a bigint[]
+  -- {1, then 1 or 0 per period (or bracket) k >= 1}, and one sum_arrays per
+  -- cohort gives {cohort size, retained users per period}.  Unbounded
+  -- retention needs activity past the horizon too, so it uses the user's
+  -- last active period instead of the bitmap: a run of ones up to it
+  -- (sum_arrays handles the ragged lengths).
   IF mode IN ('unbounded', 'rolling') THEN
     q := format($q$
       WITH pu AS (
@@ -186,21 +193,28 @@ BEGIN
         FROM u GROUP BY 1, 2
       ) $q$, u, t, s, r, g, events, w);
   ELSE
+    -- No row filter but since/until: a NULL user is one group, dropped after
+    -- grouping (OFFSET 0 keeps that test out of the scan), and rows without
+    -- a time are skipped by the aggregate.  lim comes from the cohort groups
+    -- (users without a cohort event form the group ci = NULL).
     q := format($q$
-      WITH pu AS (
-        SELECT apivalue._retention_user(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS ru,
-               %5$s AS g
-        FROM %6$s
-        WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
-        GROUP BY %1$s
-      ), lim AS (
-        SELECT max(ru[2]) AS last_idx FROM pu
-      ), m AS (
-        SELECT g, ru[1] AS ci, count(*) AS size,
-               apivalue.sum_arrays(apivalue.retention_by_mode(ru[3:]::int[], $7, $8)) AS sums
-        FROM pu WHERE ru[1] IS NOT NULL
+      WITH mu AS (
+        SELECT g, ru[1] AS ci, max(ru[2]) AS last_idx,
+               apivalue.sum_arrays(apivalue._retention_counts(ru, $7, $8)) AS sums
+        FROM (SELECT %1$s AS uid,
+                     apivalue._retention_user(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS ru,
+                     %5$s AS g
+              FROM %6$s %7$s
+              GROUP BY %1$s
+              OFFSET 0) pu
+        WHERE uid IS NOT NULL
         GROUP BY 1, 2
-      ) $q$, u, t, s, r, g, events, w);
+      ), lim AS (
+        SELECT max(last_idx) AS last_idx FROM mu
+      ), m AS (
+        SELECT g, ci, sums[1] AS size, sums FROM mu WHERE ci IS NOT NULL
+      ) $q$, u, t, s, r, g, events,
+      CASE WHEN w = '' THEN '' ELSE 'WHERE' || substr(w, 5) END);
   END IF;
   q := q || $q$
     SELECT m.g, apivalue.period_index_start(m.ci, $2, $3, $4), m.size,

@@ -127,8 +127,8 @@ BEGIN
     ), pu AS (
       SELECT min(ts) FILTER (WHERE s) AS first_start,
              apivalue.time_to_first_value(ts, s, v, $1) AS ttfv,
-             apivalue.value_at_first(ts, s, g) AS g,
-             coalesce(bool_or(bad) FILTER (WHERE s OR v), false) AS bad,
+             %9$s AS g,
+             %10$s AS bad,
              max(ts) AS last_ts
       FROM e
       GROUP BY u
@@ -152,7 +152,11 @@ BEGIN
     FROM pu CROSS JOIN ao
     WHERE first_start IS NOT NULL
     GROUP BY 1, 2
-    ORDER BY 1, 2 $q$, u, t, s, v, g, bad, events, w);
+    ORDER BY 1, 2 $q$, u, t, s, v, g, bad, events, w,
+    -- without a segment or a timestamp check, no per-row work for them
+    CASE WHEN segment_column IS NULL THEN 'NULL::text' ELSE 'apivalue.value_at_first(ts, s, g)' END,
+    CASE WHEN timestamp_check IS NULL THEN 'false'
+         ELSE 'coalesce(bool_or(bad) FILTER (WHERE s OR v), false)' END);
   RETURN QUERY EXECUTE q USING within, period, time_zone, since, until, locale;
 END
 $fn$;

@@ -19,7 +19,11 @@
  * The bitmap covers the user's span of active periods, 64 per word.
  * _retention_user(...) shares the state and also tracks the latest period
  * of any row, so cohort_retention needs one aggregate per user; its final
- * function returns {cohort period, latest period, flags...} as bigint[].
+ * function returns {cohort period, latest period, flags...} as bigint[],
+ * and _retention_counts(that, mode, brackets) turns it into the user's row
+ * of the matrix, {1, then 1 or 0 per period or bracket}, for sum_arrays.
+ * A row's period number comes from a per-call-site table of period
+ * boundaries (PeriodTable below) rather than from ICU.
  *
  * value_at_first(ts, cond, value) → text: the value on the earliest row
  * where cond holds (ties: the smallest value in byte order) — a user's
@@ -42,6 +46,7 @@
 #include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/typcache.h"
@@ -55,6 +60,7 @@ PG_FUNCTION_INFO_V1(apivalue_value_at_first_accum);
 PG_FUNCTION_INFO_V1(apivalue_value_at_first_combine);
 PG_FUNCTION_INFO_V1(apivalue_value_at_first_final);
 PG_FUNCTION_INFO_V1(apivalue_retention_by_mode);
+PG_FUNCTION_INFO_V1(apivalue_retention_counts);
 
 #define ACTIVITY_VERSION	1
 #define MAX_PERIODS			100000
@@ -112,12 +118,7 @@ activity_check(Datum d, bool *own)
 	if (*own)
 		st = (ActivityState *) v;
 	else
-	{
-		struct varlena *detoasted = pg_detoast_datum_copy(v);
-
-		st = (ActivityState *) palloc(VARSIZE(detoasted));
-		memcpy(st, detoasted, VARSIZE(detoasted));
-	}
+		st = (ActivityState *) pg_detoast_datum_copy(v);	/* palloc'd: aligned */
 	if (VARSIZE(st) < offsetof(ActivityState, bits) ||
 		st->version != ACTIVITY_VERSION ||
 		st->nwords < 0 ||
@@ -179,16 +180,174 @@ activity_cover(ActivityState *st, int64 idx)
 }
 
 /*
+ * Period boundaries seen so far at one call site, so that a row's period
+ * number costs a binary search instead of ICU calls (rows of one user are
+ * weeks apart, so the calendar's one-period cache misses at every change of
+ * period or user).  starts[i] is the first instant of period first + i, for
+ * i = 0..n; starts[n] ends the last period.  The table grows to cover the
+ * periods rows fall in, up to PT_MAX_PERIODS consecutive periods between
+ * 1800 and 2300 (a row further away starts a new table; rows outside those
+ * years take the calendar's own path).  Each new period is checked against
+ * the calendar (its start, and the instant before the next period's start,
+ * must both lie in it); a calendar whose periods fail the check (hours in a
+ * zone with half-hour shifts) is never tabled.
+ */
+#define PT_MAX_PERIODS	8192
+
+typedef struct PeriodTable
+{
+	bool		disabled;		/* the calendar failed the check: never table */
+	int			n;				/* periods covered */
+	int			cap;			/* entries allocated in starts */
+	int			hit;			/* position of the latest hit */
+	int64		first;			/* period number of starts[0] */
+	TimestampTz low;			/* instants tabled: [low, high) */
+	TimestampTz high;
+	TimestampTz *starts;
+} PeriodTable;
+
+/* Position of ts in a non-empty table, -1 outside it. */
+static inline int
+period_table_find(PeriodTable *t, TimestampTz ts)
+{
+	int			lo = t->hit,
+				hi;
+
+	if (ts >= t->starts[lo] && ts < t->starts[lo + 1])
+		return lo;
+	if (ts < t->starts[0] || ts >= t->starts[t->n])
+		return -1;
+	lo = 0;
+	hi = t->n;
+	while (hi - lo > 1)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (t->starts[mid] <= ts)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	t->hit = lo;
+	return lo;
+}
+
+/* Is [start, end) exactly what the calendar calls period idx? */
+static bool
+period_checks(PeriodCalendar *pc, int64 idx, TimestampTz start, TimestampTz end)
+{
+	int64		got;
+
+	if (end <= start)
+		return false;
+	if (period_calendar_locate(pc, start, &got) != start || got != idx)
+		return false;
+	(void) period_calendar_locate(pc, end - 1, &got);
+	return got == idx;
+}
+
+/*
+ * Extend the table to cover period idx (just located by the calendar),
+ * or start it again from idx when idx is too far from it.  Leaves it as it
+ * was for idx out of the tabled years; disables it when the calendar fails
+ * the check.
+ */
+static void
+period_table_add(PeriodTable *t, PeriodCalendar *pc, MemoryContext mcxt,
+				 int64 idx, TimestampTz start)
+{
+	int64		lo,
+				hi,
+				oldlo,
+				oldhi;
+	int			n;
+	TimestampTz *starts;
+
+	if (t->disabled)
+		return;
+	if (t->high == 0)
+	{
+		t->low = (TimestampTz) (date2j(1800, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+		t->high = (TimestampTz) (date2j(2300, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+	}
+	if (start < t->low || start >= t->high)
+		return;
+	if (t->n == 0)
+	{
+		oldlo = idx;
+		oldhi = idx - 1;		/* nothing covered yet */
+	}
+	else
+	{
+		oldlo = t->first;
+		oldhi = t->first + t->n - 1;
+	}
+	lo = Min(oldlo, idx);
+	hi = Max(oldhi, idx);
+	if (hi - lo + 1 > PT_MAX_PERIODS)
+	{
+		/* too far from the table: start again from idx */
+		t->n = 0;
+		lo = hi = oldlo = idx;
+		oldhi = idx - 1;
+	}
+	n = (int) (hi - lo + 1);
+
+	if (n + 1 > t->cap || lo < oldlo)
+	{
+		int			cap = Max(t->cap, 16);
+
+		while (cap < n + 1)
+			cap *= 2;
+		starts = MemoryContextAlloc(mcxt, cap * sizeof(TimestampTz));
+		if (t->n > 0)
+			memcpy(&starts[oldlo - lo], t->starts, (t->n + 1) * sizeof(TimestampTz));
+		if (t->starts)
+			pfree(t->starts);
+		t->starts = starts;
+		t->cap = cap;
+	}
+	starts = t->starts;
+
+	/* New boundaries: below the old range, then above it. */
+	for (int64 k = lo; k < oldlo; k++)
+		starts[k - lo] = period_calendar_index_start(pc, k);
+	if (t->n == 0)
+		starts[0] = period_calendar_index_start(pc, lo);
+	for (int64 k = Max(oldhi + 1, lo); k <= hi; k++)
+		starts[k - lo + 1] = period_calendar_index_start(pc, k + 1);
+
+	for (int64 k = lo; k <= hi; k++)
+	{
+		if (k >= oldlo && k <= oldhi)
+			continue;
+		if (!period_checks(pc, k, starts[k - lo], starts[k - lo + 1]))
+		{
+			t->disabled = true;
+			t->n = 0;
+			return;
+		}
+	}
+	t->first = lo;
+	t->n = n;
+	t->hit = (int) (idx - lo);
+}
+
+/*
  * Per call site: the calendar cache, and whether periods, period, time zone
- * and locale are constants in the query (then they are read once, not per
- * row).
+ * and locale are constant for the whole scan (constants, or parameters of
+ * the statement); then they are read once, not per row, and period numbers
+ * come from the boundary table.
  */
 typedef struct ActivityCall
 {
 	void	   *cal_cache;
+	MemoryContext mcxt;			/* fn_mcxt: where the table lives */
 	int			consts;			/* 0 unknown, 1 all constant, 2 not */
 	PeriodCalendar *pc;
+	uint32		calhash;
 	int32		periods;
+	PeriodTable table;
 } ActivityCall;
 
 static bool
@@ -202,10 +361,36 @@ aggref_args_const(FunctionCallInfo fcinfo, int from, int to)
 	{
 		TargetEntry *tle = (TargetEntry *) list_nth(aggref->args, i);
 
-		if (!IsA(tle->expr, Const))
+		/*
+		 * A parameter of the statement keeps its value for the whole
+		 * execution (executor-internal parameters may not, across rescans).
+		 */
+		if (!IsA(tle->expr, Const) &&
+			!(IsA(tle->expr, Param) && ((Param *) tle->expr)->paramkind == PARAM_EXTERN))
 			return false;
 	}
 	return true;
+}
+
+/* Period number of ts: from the table when the calendar is constant. */
+static inline int64
+activity_period(ActivityCall *call, PeriodCalendar *pc, TimestampTz ts)
+{
+	PeriodTable *t = &call->table;
+	int64		idx;
+	TimestampTz start;
+	int			pos;
+
+	if (call->consts != 1)
+	{
+		(void) period_calendar_locate(pc, ts, &idx);
+		return idx;
+	}
+	if (t->n > 0 && (pos = period_table_find(t, ts)) >= 0)
+		return t->first + pos;
+	start = period_calendar_locate(pc, ts, &idx);
+	period_table_add(t, pc, call->mcxt, idx, start);
+	return idx;
 }
 
 static inline bool
@@ -226,6 +411,7 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 	bool		is_cohort,
 				is_active;
 	int32		periods;
+	uint32		calhash;
 	PeriodCalendar *pc;
 	ActivityCall *call;
 	TimestampTz ts;
@@ -250,12 +436,14 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 	if (call == NULL)
 	{
 		call = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActivityCall));
+		call->mcxt = fcinfo->flinfo->fn_mcxt;
 		fcinfo->flinfo->fn_extra = call;
 	}
 	if (call->consts == 1)
 	{
 		pc = call->pc;
 		periods = call->periods;
+		calhash = call->calhash;
 	}
 	else
 	{
@@ -274,15 +462,17 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 								 (PG_NARGS() > 7 && !PG_ARGISNULL(7)) ? PG_GETARG_TEXT_PP(7) : NULL);
 		if (call->consts == 0)
 			call->consts = aggref_args_const(fcinfo, 3, PG_NARGS() - 1) ? 1 : 2;
+		calhash = period_calendar_hash(pc);
 		call->pc = pc;
 		call->periods = periods;
+		call->calhash = calhash;
 	}
 	ts = PG_GETARG_TIMESTAMPTZ(1);
-	(void) period_calendar_locate(pc, ts, &idx);
+	idx = activity_period(call, pc, ts);
 
 	if (st == NULL)
-		st = activity_new(periods, period_calendar_hash(pc), 0, 0);
-	else if (st->periods != periods || st->calhash != period_calendar_hash(pc))
+		st = activity_new(periods, calhash, 0, 0);
+	else if (st->periods != periods || st->calhash != calhash)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention_activity: periods, period, time_zone and locale must be the same for every row of a group")));
@@ -300,7 +490,8 @@ retention_activity_accum(FunctionCallInfo fcinfo, bool track_last)
 	}
 	if (is_active && activity_needed(st, idx))
 	{
-		st = activity_cover(st, idx);
+		if (st->nwords == 0 || idx < st->base || idx >= st->base + 64 * (int64) st->nwords)
+			st = activity_cover(st, idx);
 		st->bits[(idx - st->base) / 64] |= UINT64CONST(1) << ((idx - st->base) % 64);
 	}
 	PG_RETURN_POINTER(st);
@@ -382,29 +573,47 @@ apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/* Is period idx marked active in the state? */
+static inline bool
+activity_bit(ActivityState *st, int64 idx)
+{
+	return idx >= st->base && idx < st->base + 64 * (int64) st->nwords &&
+		((st->bits[(idx - st->base) / 64] >> ((idx - st->base) % 64)) & 1);
+}
+
+/* A one-dimensional array of n elements of a fixed-size type, no NULLs. */
+static ArrayType *
+new_flat_array(Oid elemtype, int elemsize, int n)
+{
+	Size		size = ARR_OVERHEAD_NONULLS(1) + (Size) n * elemsize;
+	ArrayType  *a = (ArrayType *) palloc0(size);
+
+	SET_VARSIZE(a, size);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = elemtype;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	return a;
+}
+
 Datum
 apivalue_retention_activity_final(PG_FUNCTION_ARGS)
 {
 	ActivityState *st;
 	bool		own;
-	Datum	   *elems;
 	ArrayType  *result;
+	int32	   *flags;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = activity_check(PG_GETARG_DATUM(0), &own);
 	if (!st->has_cohort)
 		PG_RETURN_NULL();
-	elems = palloc((st->periods + 1) * sizeof(Datum));
+	result = new_flat_array(INT4OID, sizeof(int32), st->periods + 1);
+	flags = (int32 *) ARR_DATA_PTR(result);
 	for (int32 k = 0; k <= st->periods; k++)
-	{
-		int64		idx = st->cohort_idx + k;
-		bool		on = idx >= st->base && idx < st->base + 64 * (int64) st->nwords &&
-			(st->bits[(idx - st->base) / 64] >> ((idx - st->base) % 64)) & 1;
-
-		elems[k] = Int32GetDatum(on ? 1 : 0);
-	}
-	result = construct_array(elems, st->periods + 1, INT4OID, sizeof(int32), true, TYPALIGN_INT);
+		flags[k] = activity_bit(st, st->cohort_idx + k) ? 1 : 0;
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
@@ -428,21 +637,25 @@ apivalue_retention_user_final(PG_FUNCTION_ARGS)
 	st = activity_check(PG_GETARG_DATUM(0), &own);
 	if (!st->has_last)
 		PG_RETURN_NULL();
+	if (st->has_cohort)
+	{
+		/* the common case, built in place */
+		ArrayType  *result = new_flat_array(INT8OID, sizeof(int64), st->periods + 3);
+		int64	   *v = (int64 *) ARR_DATA_PTR(result);
+
+		v[0] = st->cohort_idx;
+		v[1] = st->last_idx;
+		for (int32 k = 0; k <= st->periods; k++)
+			v[k + 2] = activity_bit(st, st->cohort_idx + k) ? 1 : 0;
+		PG_RETURN_ARRAYTYPE_P(result);
+	}
 	dims[0] = st->periods + 3;
-	elems = palloc(dims[0] * sizeof(Datum));
+	elems = palloc0(dims[0] * sizeof(Datum));
 	nulls = palloc0(dims[0] * sizeof(bool));
-	elems[0] = Int64GetDatum(st->cohort_idx);
-	nulls[0] = !st->has_cohort;
+	nulls[0] = true;
 	elems[1] = Int64GetDatum(st->last_idx);
 	for (int32 k = 0; k <= st->periods; k++)
-	{
-		int64		idx = st->cohort_idx + k;
-		bool		on = st->has_cohort && idx >= st->base &&
-			idx < st->base + 64 * (int64) st->nwords &&
-			(st->bits[(idx - st->base) / 64] >> ((idx - st->base) % 64)) & 1;
-
-		elems[k + 2] = Int64GetDatum(on ? 1 : 0);
-	}
+		elems[k + 2] = Int64GetDatum(0);
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, INT8OID,
 											 sizeof(int64), true, TYPALIGN_DOUBLE));
 }
@@ -588,6 +801,53 @@ apivalue_value_at_first_final(PG_FUNCTION_ARGS)
 /* ---------------------------------------------------------------------- */
 
 /*
+ * The brackets of mode "bracket" as [lo, hi) period ranges (int4range is
+ * canonical); *nranges of them, palloc'd in the current context.  Errors
+ * on NULL, empty, unbounded ranges and on ranges that start before period 1.
+ */
+static void
+parse_brackets(ArrayType *br, int32 **los, int32 **his, int *nranges)
+{
+	Datum	   *ranges;
+	bool	   *rnulls;
+	TypeCacheEntry *typcache;
+
+	deconstruct_array(br, ARR_ELEMTYPE(br), -1, false, TYPALIGN_INT,
+					  &ranges, &rnulls, nranges);
+	if (*nranges == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("brackets must not be empty")));
+	typcache = lookup_type_cache(ARR_ELEMTYPE(br), TYPECACHE_RANGE_INFO);
+	*los = palloc(*nranges * sizeof(int32));
+	*his = palloc(*nranges * sizeof(int32));
+	for (int i = 0; i < *nranges; i++)
+	{
+		RangeBound	lower,
+					upper;
+		bool		empty;
+
+		if (rnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("bracket %d is NULL", i + 1)));
+		range_deserialize(typcache, DatumGetRangeTypeP(ranges[i]), &lower, &upper, &empty);
+		if (empty || lower.infinite || upper.infinite)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bracket %d must be a non-empty, bounded range", i + 1)));
+		(*los)[i] = DatumGetInt32(lower.val);
+		(*his)[i] = DatumGetInt32(upper.val);
+		if ((*los)[i] < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bracket %d starts at period %d, brackets start at period 1 or later",
+							i + 1, (*los)[i]),
+					 errhint("Period 0 is the cohort period; it is always reported on its own.")));
+	}
+}
+
+/*
  * retention_by_mode(activity int[], mode text, brackets int4range[]) → int[]
  *
  *	 classic			 activity as it is: element k + 1 = active in period k
@@ -633,56 +893,24 @@ apivalue_retention_by_mode(PG_FUNCTION_ARGS)
 	}
 	else if (strcmp(mode, "bracket") == 0)
 	{
-		ArrayType  *br;
-		Datum	   *ranges;
-		bool	   *rnulls;
+		int32	   *los,
+				   *his;
 		int			nranges;
-		TypeCacheEntry *typcache;
 
 		if (PG_NARGS() < 3 || PG_ARGISNULL(2))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("mode \"bracket\" needs brackets"),
 					 errhint("Pass brackets => '{\"[1,3]\",\"[4,7]\"}'::int4range[].")));
-		br = PG_GETARG_ARRAYTYPE_P(2);
-		deconstruct_array(br, ARR_ELEMTYPE(br), -1, false, TYPALIGN_INT,
-						  &ranges, &rnulls, &nranges);
-		if (nranges == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("brackets must not be empty")));
-		typcache = lookup_type_cache(ARR_ELEMTYPE(br), TYPECACHE_RANGE_INFO);
+		parse_brackets(PG_GETARG_ARRAYTYPE_P(2), &los, &his, &nranges);
 		nout = nranges + 1;
 		out = palloc(nout * sizeof(Datum));
 		out[0] = Int32GetDatum(n > 0 ? (in[0] != 0) : 0);
 		for (int i = 0; i < nranges; i++)
 		{
-			RangeBound lower,
-						upper;
-			bool		empty;
-			int32		lo,
-						hi,
-						any = 0;
+			int32		any = 0;
 
-			if (rnulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("bracket %d is NULL", i + 1)));
-			range_deserialize(typcache, DatumGetRangeTypeP(ranges[i]), &lower, &upper, &empty);
-			if (empty || lower.infinite || upper.infinite)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("bracket %d must be a non-empty, bounded range", i + 1)));
-			/* int4range is canonical: [lo, hi) */
-			lo = DatumGetInt32(lower.val);
-			hi = DatumGetInt32(upper.val);
-			if (lo < 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("bracket %d starts at period %d, brackets start at period 1 or later",
-								i + 1, lo),
-						 errhint("Period 0 is the cohort period; it is always reported on its own.")));
-			for (int k = lo; k < hi && k < n; k++)
+			for (int k = los[i]; k < his[i] && k < n; k++)
 				any |= (in[k] != 0);
 			out[i + 1] = Int32GetDatum(any);
 		}
@@ -693,4 +921,144 @@ apivalue_retention_by_mode(PG_FUNCTION_ARGS)
 				 errmsg("unknown retention mode \"%s\"", mode),
 				 errhint("Valid modes are classic, unbounded (or rolling) and bracket.")));
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, nout, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/*
+ * Per call site of _retention_counts: the mode and brackets of the last
+ * call, parsed, so that each user costs a few loads.
+ */
+typedef struct CountsCall
+{
+	bool		bracket;		/* mode "bracket" (else "classic") */
+	int			nranges;
+	int32	   *los;
+	int32	   *his;
+	char	   *key;			/* mode, a NUL, then the brackets' bytes */
+	Size		keylen;
+} CountsCall;
+
+/*
+ * _retention_counts(ru bigint[], mode text, brackets int4range[]) → bigint[]
+ *
+ * One user's contribution to the retention matrix of cohort_retention, to
+ * be summed with sum_arrays per cohort: {1 (the user counts in the cohort's
+ * size), then 1 or 0 for each period 1..periods (classic) or each bracket
+ * (bracket)}, from the bigint[] of _retention_user (flags from its third
+ * element on).  NULL for a user without a cohort event.  Unbounded
+ * retention needs activity past the horizon, which the flags do not keep:
+ * cohort_retention computes it otherwise, and it is an error here.
+ */
+Datum
+apivalue_retention_counts(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ru;
+	text	   *mode;
+	CountsCall *call = (CountsCall *) fcinfo->flinfo->fn_extra;
+	int			nflags,
+				nout;
+	int64	   *flags;
+	ArrayType  *result;
+	int64	   *out;
+	bits8	   *nulls;
+	Size		keylen;
+	char	   *key;
+	ArrayType  *br = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ru = PG_GETARG_ARRAYTYPE_P(0);
+	mode = PG_GETARG_TEXT_PP(1);
+	if (ARR_NDIM(ru) != 1 || ARR_ELEMTYPE(ru) != INT8OID || ARR_DIMS(ru)[0] < 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("_retention_counts: expected the bigint[] of _retention_user")));
+	nulls = ARR_NULLBITMAP(ru);
+	if (nulls && !(nulls[0] & 1))
+		PG_RETURN_NULL();		/* no cohort event */
+	if (array_contains_nulls(ru))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("_retention_counts: expected the bigint[] of _retention_user")));
+
+	/* mode and brackets: parsed once per distinct value */
+	if (!PG_ARGISNULL(2))
+		br = PG_GETARG_ARRAYTYPE_P(2);
+	keylen = VARSIZE_ANY_EXHDR(mode) + 1 + (br ? VARSIZE(br) : 0);
+	if (call == NULL || call->keylen != keylen ||
+		memcmp(call->key, VARDATA_ANY(mode), VARSIZE_ANY_EXHDR(mode)) != 0 ||
+		(br && memcmp(call->key + VARSIZE_ANY_EXHDR(mode) + 1, br, VARSIZE(br)) != 0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		char	   *m = text_to_cstring(mode);
+
+		if (call == NULL)
+			call = palloc0(sizeof(CountsCall));
+		else
+		{
+			if (call->los)
+				pfree(call->los);
+			if (call->his)
+				pfree(call->his);
+			pfree(call->key);
+		}
+		call->los = call->his = NULL;
+		call->nranges = 0;
+		call->key = NULL;
+		call->keylen = 0;
+		fcinfo->flinfo->fn_extra = call;
+		if (strcmp(m, "classic") == 0)
+			call->bracket = false;
+		else if (strcmp(m, "bracket") == 0)
+		{
+			if (br == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("mode \"bracket\" needs brackets"),
+						 errhint("Pass brackets => '{\"[1,3]\",\"[4,7]\"}'::int4range[].")));
+			parse_brackets(br, &call->los, &call->his, &call->nranges);
+			call->bracket = true;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("_retention_counts: mode \"%s\" is not supported", m),
+					 errhint("Use retention_by_mode for unbounded retention.")));
+		key = palloc(keylen);
+		memcpy(key, VARDATA_ANY(mode), VARSIZE_ANY_EXHDR(mode));
+		key[VARSIZE_ANY_EXHDR(mode)] = '\0';
+		if (br)
+			memcpy(key + VARSIZE_ANY_EXHDR(mode) + 1, br, VARSIZE(br));
+		call->key = key;
+		call->keylen = keylen;
+		pfree(m);
+		MemoryContextSwitchTo(old);
+	}
+
+	/* the flags for periods 0..nflags-1, read without assuming alignment */
+	nflags = ARR_DIMS(ru)[0] - 2;
+	flags = palloc(nflags * sizeof(int64));
+	memcpy(flags, ARR_DATA_PTR(ru) + 2 * sizeof(int64), nflags * sizeof(int64));
+
+	nout = call->bracket ? call->nranges + 1 : nflags;
+	result = new_flat_array(INT8OID, sizeof(int64), nout);
+	out = (int64 *) ARR_DATA_PTR(result);
+	out[0] = 1;
+	if (!call->bracket)
+	{
+		for (int k = 1; k < nflags; k++)
+			out[k] = flags[k] != 0;
+	}
+	else
+	{
+		for (int i = 0; i < call->nranges; i++)
+		{
+			int64		any = 0;
+
+			for (int k = call->los[i]; k < call->his[i] && k < nflags; k++)
+				any |= (flags[k] != 0);
+			out[i + 1] = any;
+		}
+	}
+	pfree(flags);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

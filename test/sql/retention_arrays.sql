@@ -115,4 +115,55 @@ SELECT * FROM avtest.diff(
             GROUP BY c.cw, gs.k)
     SELECT cw::text AS k, array_agg(users ORDER BY k)::text AS v FROM cnt GROUP BY cw$$);
 
-DROP TABLE ret_arrays, ret_act, ret_ev;
+-- Period numbers come from a table of period boundaries when the calendar
+-- is constant: compare _retention_user with period_index row by row (random
+-- physical order) for hours across Lord Howe's half-hour DST shift (the
+-- table must notice and step aside), days over 40 years (more periods than
+-- the table holds: it starts over), months in Kathmandu (+05:45), en_US weeks
+-- in New York across the DST change, and hours in UTC.
+SELECT setseed(0.77);
+CREATE TABLE ret_cal AS
+SELECT (random() * 40)::int AS u,
+       CASE WHEN random() < 0.05 THEN '1990-01-01'::timestamptz + random() * interval '40 years'
+            ELSE '2024-03-01'::timestamptz + random() * interval '40 days' END AS ts,
+       random() < 0.2 AS c, random() < 0.7 AS a
+FROM generate_series(1, 3000);
+CREATE TABLE ret_cal_cfg (period text, zone text, locale text, periods int);
+INSERT INTO ret_cal_cfg VALUES ('hour', 'Australia/Lord_Howe', NULL, 30), ('day', 'America/New_York', NULL, 9),
+  ('month', 'Asia/Kathmandu', 'en_US', 2), ('week', 'America/New_York', 'en_US', 3), ('hour', 'UTC', NULL, 50);
+SELECT cfg.period, cfg.zone, d.*
+FROM ret_cal_cfg cfg, LATERAL avtest.diff(
+  format($$SELECT u::text AS k, apivalue._retention_user(ts, c, a, %s, %L, %L, %L)::text AS v
+           FROM ret_cal GROUP BY u$$, cfg.periods, cfg.period, cfg.zone, cfg.locale),
+  format($$WITH p AS (SELECT u, ts, c, a, apivalue.period_index(ts, %2$L, %3$L, %4$L) AS i FROM ret_cal),
+           f AS (SELECT u, (array_agg(i ORDER BY ts) FILTER (WHERE c))[1] AS ci, max(i) AS last FROM p GROUP BY u)
+           SELECT u::text AS k,
+                  (ARRAY[ci, last] || ARRAY(SELECT CASE WHEN EXISTS (SELECT FROM p WHERE p.u = f.u AND p.a AND p.i = f.ci + k)
+                                                        THEN 1 ELSE 0 END
+                                            FROM generate_series(0, %1$s) AS k ORDER BY k))::text AS v
+           FROM f$$, cfg.periods, cfg.period, cfg.zone, cfg.locale)) d
+ORDER BY 1, 2;
+-- the same through a generic plan (the calendar arrives as parameters)
+SET plan_cache_mode = force_generic_plan;
+PREPARE ret_cal_q(text, text) AS
+  SELECT u, apivalue._retention_user(ts, c, a, 9, $1, $2, NULL) AS r FROM ret_cal GROUP BY u;
+CREATE TEMP TABLE ret_cal_generic AS EXECUTE ret_cal_q('day', 'America/New_York');
+RESET plan_cache_mode;
+SELECT * FROM avtest.diff(
+  $$SELECT u::text AS k, r::text AS v FROM ret_cal_generic$$,
+  $$SELECT u::text AS k, apivalue._retention_user(ts, c, a, 9, 'day', 'America/New_York', NULL)::text AS v
+    FROM ret_cal GROUP BY u$$);
+DEALLOCATE ret_cal_q;
+
+-- _retention_counts: one user's row of the matrix (cohort_retention's)
+SELECT m, b, apivalue._retention_counts(ru, m, b) AS counts
+FROM (VALUES ('{5,9,1,0,0,1,0,0,0}'::bigint[]), ('{NULL,9,0,0,0,0,0,0,0}')) r(ru),
+     (VALUES ('classic', NULL::int4range[]), ('bracket', '{"[1,2]","[3,4]","[5,6]","[6,10]"}')) v(m, b)
+ORDER BY 1, 2, 3;
+SELECT apivalue._retention_counts('{5,9,1,0}', 'unbounded', NULL);
+SELECT apivalue._retention_counts('{5,9,1,0}', 'bracket', NULL);
+SELECT apivalue._retention_counts('{5,9,1,0}', 'bracket', '{"[0,2]"}');
+SELECT apivalue._retention_counts('{5,9}', 'classic', NULL);
+SELECT apivalue._retention_counts('{5,9,NULL}', 'classic', NULL);
+
+DROP TABLE ret_arrays, ret_act, ret_ev, ret_cal, ret_cal_cfg;
