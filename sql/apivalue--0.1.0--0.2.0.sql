@@ -21,30 +21,6 @@ RETURNS TABLE (breakdown_value text, step int, step_label text, users bigint,
                dropped_after bigint, avg_time_from_previous interval,
                median_time_from_previous interval, p90_time_from_previous interval,
                excluded_users bigint)
--- branch retention2: cohort_retention folds each user's activity flags
--- into the matrix with _retention_counts (new) and sum_arrays; ttfv_report
--- computes the segment and the timestamp check only when asked for.
-CREATE FUNCTION apivalue._retention_counts(ru bigint[], mode text, brackets int4range[])
-RETURNS bigint[] AS 'MODULE_PATHNAME', 'apivalue_retention_counts'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION apivalue._retention_counts(bigint[], text, int4range[]) IS
-  'internal: one user''s row of the retention matrix from _retention_user: {1, then 1 or 0 per period 1..periods (classic) or per bracket}; NULL without a cohort event';
-
-CREATE OR REPLACE FUNCTION apivalue.cohort_retention(
-  events regclass, user_column text, time_column text,
-  period text DEFAULT 'week',
-  periods integer DEFAULT 12,
-  mode text DEFAULT 'classic',
-  start_condition text DEFAULT NULL,
-  return_condition text DEFAULT NULL,
-  segment_column text DEFAULT NULL,
-  time_zone text DEFAULT 'UTC',
-  locale text DEFAULT NULL,
-  since timestamptz DEFAULT NULL,
-  until timestamptz DEFAULT NULL,
-  brackets int4range[] DEFAULT NULL)
-RETURNS TABLE (segment text, cohort_start timestamptz, cohort_size bigint,
-               period_number integer, retained_users bigint, retention_rate float8)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
@@ -305,6 +281,92 @@ CREATE OR REPLACE FUNCTION apivalue.ttfv_survival(
   time_zone text DEFAULT 'UTC')
 RETURNS TABLE (cohort_start timestamptz, t int, at_risk bigint, reached bigint,
                censored bigint, survival float8, ci_low float8, ci_high float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := apivalue._condition(events, start_condition, 'start condition');
+  v text := apivalue._condition(events, value_condition, 'value condition');
+  h numeric;
+  w text := '';
+BEGIN
+  IF resolution IS NULL OR horizon IS NULL OR cohort_period IS NULL OR time_zone IS NULL THEN
+    RAISE EXCEPTION 'resolution, horizon, cohort_period and time_zone must not be NULL'
+      USING ERRCODE = '22004';
+  END IF;
+  IF extract(epoch FROM resolution) <= 0 THEN
+    RAISE EXCEPTION 'resolution must be positive, got %', resolution USING ERRCODE = '22023';
+  END IF;
+  IF extract(epoch FROM horizon) < 0 THEN
+    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
+  END IF;
+  h := div(extract(epoch FROM horizon), extract(epoch FROM resolution));
+  IF h > 1000000 THEN
+    RAISE EXCEPTION 'horizon % is % units of resolution %, more than 1000000', horizon, h, resolution
+      USING ERRCODE = '22023', HINT = 'Use a coarser resolution or a shorter horizon.';
+  END IF;
+  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
+    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
+  END IF;
+  -- unknown period or zone: fail before scanning
+  PERFORM apivalue.period_start(now(), cohort_period, time_zone);
+  IF as_of IS NOT NULL THEN
+    w := format(' AND %s <= $1', ts);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH pt AS MATERIALIZED (
+      SELECT apivalue._ttfv_point(%2$s, %3$s, %4$s) AS p
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
+      GROUP BY %1$s
+    ), ao AS (
+      SELECT coalesce($1, max(pt.p[3])) AS as_of FROM pt
+    ), c AS (
+      SELECT apivalue.period_start(pt.p[1], $2, $3) AS cohort,
+             apivalue.km_summary(
+               apivalue._km_units_between(pt.p[1], coalesce(pt.p[2], ao.as_of), $6),
+               pt.p[2] IS NOT NULL, $5) AS km
+      FROM pt CROSS JOIN ao
+      WHERE pt.p[1] IS NOT NULL
+      GROUP BY 1
+    )
+    SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
+    FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
+    ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
+  USING as_of, cohort_period, time_zone, resolution, h::int,
+        (extract(epoch FROM resolution) * 1000000)::bigint;
+END
+$fn$;
+
+-- branch retention2: cohort_retention folds each user's activity flags
+-- into the matrix with _retention_counts (new) and sum_arrays; ttfv_report
+-- computes the segment and the timestamp check only when asked for.
+CREATE FUNCTION apivalue._retention_counts(ru bigint[], mode text, brackets int4range[])
+RETURNS bigint[] AS 'MODULE_PATHNAME', 'apivalue_retention_counts'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue._retention_counts(bigint[], text, int4range[]) IS
+  'internal: one user''s row of the retention matrix from _retention_user: {1, then 1 or 0 per period 1..periods (classic) or per bracket}; NULL without a cohort event';
+
+CREATE OR REPLACE FUNCTION apivalue.cohort_retention(
+  events regclass, user_column text, time_column text,
+  period text DEFAULT 'week',
+  periods integer DEFAULT 12,
+  mode text DEFAULT 'classic',
+  start_condition text DEFAULT NULL,
+  return_condition text DEFAULT NULL,
+  segment_column text DEFAULT NULL,
+  time_zone text DEFAULT 'UTC',
+  locale text DEFAULT NULL,
+  since timestamptz DEFAULT NULL,
+  until timestamptz DEFAULT NULL,
+  brackets int4range[] DEFAULT NULL)
+RETURNS TABLE (segment text, cohort_start timestamptz, cohort_size bigint,
+               period_number integer, retained_users bigint, retention_rate float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
   t text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
   s text := 'true';
   r text := 'true';
@@ -432,57 +494,6 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
   u text := apivalue._column(events, user_column, 'user column');
-  ts text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
-  s text := apivalue._condition(events, start_condition, 'start condition');
-  v text := apivalue._condition(events, value_condition, 'value condition');
-  h numeric;
-  w text := '';
-BEGIN
-  IF resolution IS NULL OR horizon IS NULL OR cohort_period IS NULL OR time_zone IS NULL THEN
-    RAISE EXCEPTION 'resolution, horizon, cohort_period and time_zone must not be NULL'
-      USING ERRCODE = '22004';
-  END IF;
-  IF extract(epoch FROM resolution) <= 0 THEN
-    RAISE EXCEPTION 'resolution must be positive, got %', resolution USING ERRCODE = '22023';
-  END IF;
-  IF extract(epoch FROM horizon) < 0 THEN
-    RAISE EXCEPTION 'horizon must not be negative, got %', horizon USING ERRCODE = '22023';
-  END IF;
-  h := div(extract(epoch FROM horizon), extract(epoch FROM resolution));
-  IF h > 1000000 THEN
-    RAISE EXCEPTION 'horizon % is % units of resolution %, more than 1000000', horizon, h, resolution
-      USING ERRCODE = '22023', HINT = 'Use a coarser resolution or a shorter horizon.';
-  END IF;
-  IF as_of IS NOT NULL AND NOT isfinite(as_of) THEN
-    RAISE EXCEPTION 'as_of must be finite, got %', as_of USING ERRCODE = '22008';
-  END IF;
-  -- unknown period or zone: fail before scanning
-  PERFORM apivalue.period_start(now(), cohort_period, time_zone);
-  IF as_of IS NOT NULL THEN
-    w := format(' AND %s <= $1', ts);
-  END IF;
-  RETURN QUERY EXECUTE format($q$
-    WITH pt AS MATERIALIZED (
-      SELECT apivalue._ttfv_point(%2$s, %3$s, %4$s) AS p
-      FROM %5$s
-      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %6$s
-      GROUP BY %1$s
-    ), ao AS (
-      SELECT coalesce($1, max(pt.p[3])) AS as_of FROM pt
-    ), c AS (
-      SELECT apivalue.period_start(pt.p[1], $2, $3) AS cohort,
-             apivalue.km_summary(
-               apivalue._km_units_between(pt.p[1], coalesce(pt.p[2], ao.as_of), $6),
-               pt.p[2] IS NOT NULL, $5) AS km
-      FROM pt CROSS JOIN ao
-      WHERE pt.p[1] IS NOT NULL
-      GROUP BY 1
-    )
-    SELECT c.cohort, k.t, k.at_risk, k.reached, k.censored, k.survival, k.ci_low, k.ci_high
-    FROM c CROSS JOIN LATERAL apivalue.km_curve(c.km) k
-    ORDER BY 1, 2 $q$, u, ts, s, v, events, w)
-  USING as_of, cohort_period, time_zone, resolution, h::int,
-        (extract(epoch FROM resolution) * 1000000)::bigint;
   t text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
   s text := apivalue._condition(events, start_condition, 'start condition');
   v text := apivalue._condition(events, value_condition, 'value condition');
