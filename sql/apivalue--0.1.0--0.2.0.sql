@@ -117,3 +117,129 @@ BEGIN
   END IF;
   RETURN QUERY SELECT * FROM apivalue.quality_results q WHERE q.run_id = rid ORDER BY q.check_name;
 END $$;
+
+-- branch isolation: define_metric locks its definition (LOCK TABLE ... IN
+-- ACCESS SHARE MODE) before reading it, so a concurrent DROP of the view ends
+-- in 42P01 rather than an internal error from pg_get_viewdef.
+CREATE OR REPLACE FUNCTION apivalue.define_metric(
+  name          text,
+  definition    regclass,
+  description   text,
+  owner         text,
+  unit          text,
+  grain         text DEFAULT NULL,
+  tags          text[] DEFAULT '{}',
+  counts_events text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller   regrole := apivalue.session_role();
+  relkind  "char";
+  cur      apivalue.metrics%ROWTYPE;
+  new_sql  text;
+  new_tags text[] := coalesce(tags, '{}');
+  new_ver  integer;
+BEGIN
+  IF name IS NULL OR btrim(name) = '' OR name <> btrim(name) THEN
+    RAISE EXCEPTION 'invalid metric name "%"', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A metric name must be non-empty without leading or trailing blanks.';
+  END IF;
+  IF definition IS NULL THEN
+    RAISE EXCEPTION 'definition of metric "%" must not be null', name
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid = definition;
+  IF relkind IS NULL THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', definition::oid
+      USING ERRCODE = 'undefined_table';
+  END IF;
+  IF relkind NOT IN ('v', 'm') THEN
+    RAISE EXCEPTION '"%" is not a view or materialized view', definition::text
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'A metric is defined by a view: CREATE VIEW ... AS SELECT ..., then define_metric(name, ''that_view'', ...).';
+  END IF;
+  IF description IS NULL OR btrim(description) = '' THEN
+    RAISE EXCEPTION 'metric "%" needs a description', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Say what the number means, in a sentence.';
+  END IF;
+  IF owner IS NULL OR btrim(owner) = '' THEN
+    RAISE EXCEPTION 'metric "%" needs an owner', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Name the team or person answerable for the number.';
+  END IF;
+  IF array_position(new_tags, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'tags of metric "%" must not contain NULL', name
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+
+  -- Lock the definition until commit, by name: a DROP of it in progress is
+  -- waited for and then reported as a missing relation (42P01), instead of
+  -- pg_get_viewdef failing on the vanished OID with an internal error; and a
+  -- later DROP waits for this transaction, so its event trigger
+  -- (metric_on_sql_drop) sees and removes the metric defined here.
+  EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', definition);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = definition) THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', definition::oid
+      USING ERRCODE = 'undefined_table', DETAIL = 'It was dropped by a concurrent transaction.';
+  END IF;
+
+  PERFORM apivalue.metric_check_owner(definition, caller, 'define');
+  new_sql := apivalue.view_sql(definition);
+
+  -- One definer at a time per metric name (transaction-scoped advisory lock,
+  -- then the row lock): concurrent (re)definitions of one name each get
+  -- their own version, never the same one twice.
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.metrics'),
+                                           pg_catalog.hashtext(name));
+  SELECT * INTO cur FROM apivalue.metrics m WHERE m.name = define_metric.name FOR UPDATE;
+
+  IF NOT FOUND THEN
+    -- Versions continue after a drop, so history never repeats a version.
+    SELECT coalesce(max(h.version), 0) + 1 INTO new_ver
+      FROM apivalue.metric_history h WHERE h.name = define_metric.name;
+    BEGIN
+      INSERT INTO apivalue.metrics
+        VALUES (name, new_ver, definition, description, owner, unit, grain, new_tags,
+                counts_events, new_sql, caller::text, session_user, now());
+    EXCEPTION WHEN unique_violation THEN
+      -- Only under REPEATABLE READ or SERIALIZABLE, whose snapshot predates
+      -- a concurrent first definition that committed while we waited.
+      RAISE EXCEPTION 'metric "%" was defined concurrently', name
+        USING ERRCODE = 'serialization_failure',
+              HINT = 'Retry the transaction.';
+    END;
+  ELSE
+    -- Changing a metric that points at someone else's view needs their role.
+    PERFORM apivalue.metric_check_owner(cur.definition, caller, 'redefine');
+    IF cur.definition = definition
+       AND cur.definition_sql = new_sql
+       AND cur.description = description
+       AND cur.owner = owner
+       AND cur.unit IS NOT DISTINCT FROM unit
+       AND cur.grain IS NOT DISTINCT FROM grain
+       AND cur.tags = new_tags
+       AND cur.counts_events IS NOT DISTINCT FROM counts_events THEN
+      RETURN cur.version;  -- nothing changed: re-running a deploy is a no-op
+    END IF;
+    new_ver := cur.version + 1;
+    UPDATE apivalue.metrics m
+       SET version = new_ver, definition = define_metric.definition,
+           description = define_metric.description, owner = define_metric.owner,
+           unit = define_metric.unit, grain = define_metric.grain, tags = new_tags,
+           counts_events = define_metric.counts_events, definition_sql = new_sql,
+           defined_by = caller::text, session_user_name = session_user, defined_at = now()
+     WHERE m.name = define_metric.name;
+  END IF;
+
+  INSERT INTO apivalue.metric_history
+    VALUES (name, new_ver, CASE WHEN cur.name IS NULL THEN 'define' ELSE 'redefine' END,
+            definition::text, new_sql, description, owner, unit, grain, new_tags,
+            counts_events, caller::text, session_user, now());
+  RETURN new_ver;
+END;
+$$;
