@@ -5,13 +5,18 @@
 #     --runs R      timed runs of each query; the median is reported (default 3)
 #     --parallel W  max_parallel_workers_per_gather for the timed queries; a
 #                   comma list (0,2) times every case under each (default 2)
-#     --no-build    skip deps, build and install (the caller did them, under
-#                   the install lock: test/layers/bench_smoke.sh)
+#     --no-build    skip deps, build and install: benchmark the extension
+#                   installed in the machine's PostgreSQL (the caller built
+#                   and installed it, under the install lock:
+#                   test/layers/bench_smoke.sh)
 #     case ...      names of files in test/bench/cases (default: all)
-# Starts a throw-away cluster (pg_virtualenv) sized for the run, loads the
-# sample data set, VACUUM ANALYZE, then runs test/bench/run.sh, which prints
-# one table: case, apivalue ms, hand SQL ms, floor ms, ratios.  Case file
-# format: "Benchmarks" in README.md.
+# Without --no-build it builds the work tree and installs it into a private
+# copy of the PostgreSQL installation (test/lib/private_pg.sh; one per work
+# tree, under /tmp), so a long benchmark never holds the machine-wide install
+# lock nor sees another tree's library.  Starts a throw-away cluster sized
+# for the run, loads the sample data set, VACUUM ANALYZE, then runs
+# test/bench/run.sh, which prints one table: case, apivalue ms, hand SQL ms,
+# floor ms, ratios.  Case file format: "Benchmarks" in README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,12 +39,15 @@ case $runs in ''|*[!0-9]*|0) echo "bench.sh: --runs needs a positive integer, no
 
 if [ $build -eq 1 ]; then
   scripts/deps.sh
-  # One build-install at a time per machine; held to the end so nobody
-  # replaces the library while the benchmark's backends load it.
-  exec 9>/tmp/apivalue-install.lock
-  flock 9
-  make -s -j"$(nproc)" >/dev/null
-  make -s install >/dev/null
+  source test/lib/private_pg.sh
+  private=/tmp/apivalue-bench-pg.$(printf '%s' "$PWD" | md5sum | cut -c1-8)
+  # One build-install-benchmark at a time per work tree.
+  exec 8>"$private.lock"
+  flock 8
+  pgc=$(av_private_pg "$private")
+  make -s -j"$(nproc)" PG_CONFIG="$pgc" >/dev/null
+  make -s install PG_CONFIG="$pgc" >/dev/null
+  export AV_PGBIN=${pgc%/pg_config}
 fi
 
 maxw=0
@@ -71,4 +79,15 @@ cluster() {
   done
 }
 
-cluster "${opts[@]}" bash test/bench/run.sh "$events" "$runs" "$workers" "${cases[@]+"${cases[@]}"}"
+if [ $build -eq 0 ]; then
+  cluster "${opts[@]}" bash test/bench/run.sh "$events" "$runs" "$workers" "${cases[@]+"${cases[@]}"}"
+else
+  # The private installation's binaries: a cluster of test/lib/clusters.sh.
+  source test/lib/clusters.sh
+  read -r port < <(av_free_ports 1 55380)
+  settings=()
+  for ((i = 1; i < ${#opts[@]}; i += 2)); do settings+=("${opts[i]}"); done
+  av_cluster_start bench "$port" "${settings[@]}" >/dev/null 8>&-
+  PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=postgres \
+    bash test/bench/run.sh "$events" "$runs" "$workers" "${cases[@]+"${cases[@]}"}" 8>&-
+fi
