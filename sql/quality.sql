@@ -857,11 +857,16 @@ COMMENT ON FUNCTION apivalue.add_quality_check(text, regclass, text, jsonb, floa
 CREATE FUNCTION apivalue.drop_quality_check(name text, keep_results boolean DEFAULT true)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-  -- Exclusive against runs (see run_quality_checks): wait for the runs in
-  -- progress, so that their results are removed too with keep_results =>
-  -- false.  Under REPEATABLE READ or SERIALIZABLE the snapshot predates the
-  -- results of a run we waited for, and deleting around them would leave
-  -- rows of a dropped check behind: that is a serialization failure.
+  DELETE FROM apivalue.quality_checks c WHERE c.name = drop_quality_check.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
+  END IF;
+  -- Exclusive against runs (see run_quality_checks), until commit: wait for
+  -- the runs in progress, so that keep_results => false removes their rows
+  -- too (in READ COMMITTED the DELETE below sees them).  Under REPEATABLE
+  -- READ or SERIALIZABLE the snapshot predates the results of a run we
+  -- waited for, and deleting around them would leave rows of a dropped check
+  -- behind: that is a serialization failure.
   IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0);
     IF NOT coalesce(keep_results, true)
@@ -871,10 +876,6 @@ BEGIN
               DETAIL = 'Its results are not visible to this transaction''s snapshot, so they could not be removed.',
               HINT = 'Retry the transaction.';
     END IF;
-  END IF;
-  DELETE FROM apivalue.quality_checks c WHERE c.name = drop_quality_check.name;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
   END IF;
   IF NOT keep_results THEN
     DELETE FROM apivalue.quality_results r WHERE r.check_name = drop_quality_check.name;
@@ -900,16 +901,19 @@ DECLARE
   e_state text;
   e_detail text;
   e_hint text;
-  ran integer := 0;
 BEGIN
+  IF name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM apivalue.quality_checks q WHERE q.name = run_quality_checks.name) THEN
+    RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
+  END IF;
   -- Runs share one lock that drop_quality_check takes exclusively, until the
   -- end of the transaction: a drop waits for the runs in progress (so that
   -- keep_results => false removes their rows as well, and no result row of a
   -- dropped check appears afterwards), and a run waits for an uncommitted
-  -- drop, then no longer sees the dropped check.  One lock for all checks,
-  -- taken before anything else: no order of row locks that could deadlock.
-  -- Under REPEATABLE READ or SERIALIZABLE the snapshot predates the drop we
-  -- waited for and would still show the check: a serialization failure.
+  -- drop, then no longer sees the dropped check (the loop below reads the
+  -- checks with a new snapshot).  One lock for all checks, no row locks (a
+  -- role that may only read quality_checks can run them): nothing to take in
+  -- an order that could deadlock.  Under REPEATABLE READ or SERIALIZABLE the
+  -- snapshot predates the drop we waited for: a serialization failure.
   IF NOT pg_catalog.pg_try_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0);
     IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
@@ -918,9 +922,6 @@ BEGIN
               DETAIL = 'This transaction''s snapshot predates the drop and would still run the dropped checks.',
               HINT = 'Retry the transaction.';
     END IF;
-  END IF;
-  IF name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM apivalue.quality_checks q WHERE q.name = run_quality_checks.name) THEN
-    RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
   END IF;
   rid := nextval('apivalue.quality_run_id_seq');
   FOR c IN
@@ -955,12 +956,11 @@ BEGIN
     INSERT INTO apivalue.quality_results
       (run_id, check_name, run_at, status, observed, warn_threshold, fail_threshold, details, sample, duration)
     VALUES (rid, c.name, now(), st, obs, c.warn_threshold, c.fail_threshold, det, smp, clock_timestamp() - t0);
-    ran := ran + 1;
   END LOOP;
-  IF name IS NOT NULL AND ran = 0 THEN
-    -- Deleted behind drop_quality_check's back (a plain DELETE) meanwhile.
+  IF name IS NOT NULL AND NOT FOUND THEN
+    -- The loop ran nothing: the check was dropped while we waited.
     RAISE EXCEPTION 'quality check "%" does not exist', name
-      USING ERRCODE = '42704', DETAIL = 'It was deleted by a concurrent transaction.';
+      USING ERRCODE = '42704', DETAIL = 'It was dropped by a concurrent transaction.';
   END IF;
   RETURN QUERY SELECT * FROM apivalue.quality_results q WHERE q.run_id = rid ORDER BY q.check_name;
 END $$;
