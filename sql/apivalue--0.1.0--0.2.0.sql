@@ -243,3 +243,93 @@ BEGIN
   RETURN new_ver;
 END;
 $$;
+
+-- branch isolation: propose_event turns a duplicate version (a stale
+-- REPEATABLE READ snapshot) into 40001, add_retention_policy a concurrent
+-- duplicate policy into 42710.
+CREATE OR REPLACE FUNCTION apivalue.propose_event(name text, owner text, description text, properties jsonb DEFAULT '{}')
+RETURNS apivalue.event_definitions
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v integer;
+  created apivalue.event_definitions;
+BEGIN
+  IF name IS NULL OR btrim(name) = '' THEN
+    RAISE EXCEPTION 'event name must not be NULL or empty' USING ERRCODE = '22023';
+  END IF;
+  -- Serialize proposals of one event so versions are consecutive.
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.event_definitions'), pg_catalog.hashtext(name));
+  SELECT coalesce(max(d.version), 0) + 1 INTO v FROM apivalue.event_definitions d WHERE d.name = propose_event.name;
+  BEGIN
+    INSERT INTO apivalue.event_definitions AS d (name, version, status, owner, description, properties)
+    VALUES (name, v, 'proposed', owner, description, coalesce(properties, '{}'))
+    RETURNING d.* INTO created;
+  EXCEPTION WHEN unique_violation THEN
+    -- A REPEATABLE READ or SERIALIZABLE snapshot that predates a concurrent
+    -- proposal (or a version inserted without this function): the next
+    -- version is not visible to us, so retrying is the only right answer.
+    RAISE EXCEPTION 'event "%" was proposed concurrently (version % exists)', name, v
+      USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+  END;
+  RETURN created;
+END $$;
+
+CREATE OR REPLACE FUNCTION apivalue.add_retention_policy(relation regclass, time_column text, keep interval,
+    tenant_column text DEFAULT NULL, tenant_value text DEFAULT NULL,
+    batch_size integer DEFAULT 10000, partitions text DEFAULT 'drop')
+RETURNS apivalue.retention_policies
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  created apivalue.retention_policies;
+BEGIN
+  IF relation IS NULL THEN
+    RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = relation) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '% is not a table', relation
+      USING ERRCODE = '42809', HINT = 'Retention applies to tables and partitioned tables.';
+  END IF;
+  PERFORM apivalue._column(relation, time_column, 'time_column', ARRAY['timestamptz', 'timestamp', 'date']::regtype[]);
+  IF keep IS NULL OR keep <= interval '0' OR NOT isfinite(keep) THEN
+    RAISE EXCEPTION 'keep must be a positive interval, got %', coalesce(keep::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  IF (tenant_column IS NULL) <> (tenant_value IS NULL) THEN
+    RAISE EXCEPTION 'tenant_column and tenant_value go together'
+      USING ERRCODE = '22023', HINT = 'Give both for a per-tenant policy, neither for the whole relation.';
+  END IF;
+  IF tenant_column IS NOT NULL THEN
+    PERFORM apivalue._column(relation, tenant_column, 'tenant_column');
+    -- The value must be one of the column's type.
+    EXECUTE format('SELECT CAST($1 AS %s)',
+                   (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = relation AND a.attname = tenant_column))
+      USING tenant_value;
+  END IF;
+  IF batch_size IS NULL OR batch_size < 1 THEN
+    RAISE EXCEPTION 'batch_size must be positive, got %', coalesce(batch_size::text, 'NULL') USING ERRCODE = '22023';
+  END IF;
+  IF partitions IS NULL OR partitions NOT IN ('drop', 'detach') THEN
+    RAISE EXCEPTION 'partitions must be "drop" or "detach", got "%"', partitions USING ERRCODE = '22023';
+  END IF;
+  IF EXISTS (SELECT 1 FROM apivalue.retention_policies p
+             WHERE p.relation = add_retention_policy.relation
+               AND p.tenant_column IS NOT DISTINCT FROM add_retention_policy.tenant_column
+               AND p.tenant_value IS NOT DISTINCT FROM add_retention_policy.tenant_value) THEN
+    RAISE EXCEPTION 'a retention policy for % % already exists', relation,
+      CASE WHEN tenant_column IS NULL THEN '(all tenants)' ELSE format('and %s = %L', tenant_column, tenant_value) END
+      USING ERRCODE = '42710', HINT = 'Drop it first with apivalue.drop_retention_policy.';
+  END IF;
+  BEGIN
+    INSERT INTO apivalue.retention_policies AS p (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
+    VALUES (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
+    RETURNING p.* INTO created;
+  EXCEPTION WHEN unique_violation THEN
+    -- Added by a concurrent transaction after the check above.
+    RAISE EXCEPTION 'a retention policy for % % already exists', relation,
+      CASE WHEN tenant_column IS NULL THEN '(all tenants)' ELSE format('and %s = %L', tenant_column, tenant_value) END
+      USING ERRCODE = '42710', DETAIL = 'It was added by a concurrent transaction.',
+            HINT = 'Drop it first with apivalue.drop_retention_policy.';
+  END;
+  RETURN created;
+END $$;
