@@ -6,9 +6,10 @@
 -- objects of a fresh 0.2.0 install; test/layers/upgrade.sh checks that.
 \echo Use "ALTER EXTENSION apivalue UPDATE TO '0.2.0'" to load this file. \quit
 
--- branch isolation: run_quality_checks and drop_quality_check share one
--- advisory lock (runs shared, drops exclusive), so a drop waits for runs in
--- progress and a run for an uncommitted drop (test/isolation/specs).
+-- branch isolation: run_quality_checks and drop_quality_check(keep_results =>
+-- false) share one advisory lock (runs shared, drops exclusive), so such a
+-- drop waits for runs in progress and a run for such an uncommitted drop
+-- (test/isolation/specs/quality_run_vs_drop.spec).
 CREATE OR REPLACE FUNCTION apivalue.drop_quality_check(name text, keep_results boolean DEFAULT true)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -16,23 +17,24 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
   END IF;
-  -- Exclusive against runs (see run_quality_checks), until commit: wait for
-  -- the runs in progress, so that keep_results => false removes their rows
-  -- too (in READ COMMITTED the DELETE below sees them).  Under REPEATABLE
-  -- READ or SERIALIZABLE the snapshot predates the results of a run we
-  -- waited for, and deleting around them would leave rows of a dropped check
-  -- behind: that is a serialization failure.
-  IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0);
-    IF NOT coalesce(keep_results, true)
-       AND pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-      RAISE EXCEPTION 'quality check "%" was run by a concurrent transaction', name
-        USING ERRCODE = '40001',
-              DETAIL = 'Its results are not visible to this transaction''s snapshot, so they could not be removed.',
-              HINT = 'Retry the transaction.';
-    END IF;
-  END IF;
+  -- With keep_results => false: exclusive against runs (see
+  -- run_quality_checks), until commit.  Wait for the runs in progress, so
+  -- that their rows are removed too (in READ COMMITTED the DELETE below sees
+  -- them).  Under REPEATABLE READ or SERIALIZABLE the snapshot predates the
+  -- results of a run we waited for, and deleting around them would leave
+  -- rows of a dropped check behind: that is a serialization failure.  When
+  -- the results are kept, a run's result is history like any other, and the
+  -- drop waits for nothing.
   IF NOT keep_results THEN
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
+      PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0);
+      IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'quality check "%" was run by a concurrent transaction', name
+          USING ERRCODE = '40001',
+                DETAIL = 'Its results are not visible to this transaction''s snapshot, so they could not be removed.',
+                HINT = 'Retry the transaction.';
+      END IF;
+    END IF;
     DELETE FROM apivalue.quality_results r WHERE r.check_name = drop_quality_check.name;
   END IF;
   RETURN true;
@@ -58,12 +60,12 @@ BEGIN
   IF name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM apivalue.quality_checks q WHERE q.name = run_quality_checks.name) THEN
     RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
   END IF;
-  -- Runs share one lock that drop_quality_check takes exclusively, until the
-  -- end of the transaction: a drop waits for the runs in progress (so that
-  -- keep_results => false removes their rows as well, and no result row of a
-  -- dropped check appears afterwards), and a run waits for an uncommitted
-  -- drop, then no longer sees the dropped check (the loop below reads the
-  -- checks with a new snapshot).  One lock for all checks, no row locks (a
+  -- Runs share one lock that drop_quality_check(keep_results => false)
+  -- takes exclusively, until the end of the transaction: such a drop waits
+  -- for the runs in progress (so that it removes their rows as well, and no
+  -- result row of the dropped check appears afterwards), and a run waits for
+  -- such an uncommitted drop, then no longer sees the dropped check (the loop
+  -- below reads the checks with a new snapshot).  One lock for all checks, no row locks (a
   -- role that may only read quality_checks can run them): nothing to take in
   -- an order that could deadlock.  Under REPEATABLE READ or SERIALIZABLE the
   -- snapshot predates the drop we waited for: a serialization failure.
