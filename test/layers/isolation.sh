@@ -31,18 +31,27 @@ else
   for f in test/isolation/specs/*.spec; do specs+=("$(basename "$f" .spec)"); done
 fi
 
-# deadlock_timeout is what isolationtester waits for before a deadlock is
-# reported; 100ms keeps deadlock permutations (if any) fast and deterministic.
+# deadlock_timeout: how long a blocked session waits before PostgreSQL looks
+# for a deadlock; short, so that a deadlock (a failure) is reported quickly.
 # 9>&-: the throw-away server must not inherit the install lock.
-pg_virtualenv -t -o deadlock_timeout=100ms -o max_parallel_workers_per_gather=0 bash -c '
-  set -euo pipefail
-  bindir=$1 out=$2; shift 2
-  createdb isolation_regression
-  psql -X -q -v ON_ERROR_STOP=1 -d isolation_regression \
-    -c "SET client_min_messages = warning" -c "CREATE EXTENSION apivalue" >/dev/null
-  "$bindir/pg_isolation_regress" --use-existing --dbname=isolation_regression \
-    --inputdir=test/isolation --outputdir="$out" "$@"
-' isolation "$bindir" "$out" "${specs[@]}" 9>&- >"$out/log" 2>&1 && rc=0 || rc=$?
+tries=0
+while :; do
+  rc=0
+  pg_virtualenv -t -o deadlock_timeout=100ms -o max_parallel_workers_per_gather=0 bash -c '
+    set -euo pipefail
+    bindir=$1 out=$2; shift 2
+    createdb isolation_regression
+    psql -X -q -v ON_ERROR_STOP=1 -d isolation_regression \
+      -c "SET client_min_messages = warning" -c "CREATE EXTENSION apivalue" >/dev/null
+    "$bindir/pg_isolation_regress" --use-existing --dbname=isolation_regression \
+      --inputdir=test/isolation --outputdir="$out" "$@"
+  ' isolation "$bindir" "$out" "${specs[@]}" 9>&- >"$out/log" 2>&1 || rc=$?
+  # Clusters starting at once on one machine can race for a port: retry.
+  if [ "$rc" -ne 0 ] && grep -q 'Port conflict' "$out/log" && [ $((tries += 1)) -lt 5 ]; then
+    sleep $((RANDOM % 3 + 1)); continue
+  fi
+  break
+done
 grep -E '^(ok|not ok|test |# )' "$out/log" || cat "$out/log"
 if [ "$rc" -ne 0 ]; then
   [ -f "$out/regression.diffs" ] && head -n 120 "$out/regression.diffs"
