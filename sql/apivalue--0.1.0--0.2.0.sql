@@ -65,10 +65,11 @@ BEGIN
   -- for the runs in progress (so that it removes their rows as well, and no
   -- result row of the dropped check appears afterwards), and a run waits for
   -- such an uncommitted drop, then no longer sees the dropped check (the loop
-  -- below reads the checks with a new snapshot).  One lock for all checks, no row locks (a
-  -- role that may only read quality_checks can run them): nothing to take in
-  -- an order that could deadlock.  Under REPEATABLE READ or SERIALIZABLE the
-  -- snapshot predates the drop we waited for: a serialization failure.
+  -- below reads the checks with a new snapshot).  One lock for all checks
+  -- and no row locks (a role that may only read quality_checks can run
+  -- them): nothing to take in an order that could deadlock.  Under
+  -- REPEATABLE READ or SERIALIZABLE the snapshot predates the drop we waited
+  -- for: a serialization failure.
   IF NOT pg_catalog.pg_try_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0);
     IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
