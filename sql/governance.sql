@@ -338,6 +338,10 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM apivalue.event_definitions e WHERE e.name = deprecate_event.name) THEN
     RAISE EXCEPTION 'event "%" is not in the tracking plan', name USING ERRCODE = '42704';
   END IF;
+  -- Lock the event's versions in version order first, as approve_event
+  -- does: the UPDATE alone locks them in scan order (heap order under a
+  -- sequential scan), which deadlocked against a concurrent approval.
+  PERFORM 1 FROM apivalue.event_definitions e WHERE e.name = deprecate_event.name ORDER BY e.version FOR UPDATE;
   UPDATE apivalue.event_definitions e SET status = 'deprecated'
   WHERE e.name = deprecate_event.name AND e.status <> 'deprecated';
   GET DIAGNOSTICS n = ROW_COUNT;
