@@ -19,7 +19,7 @@ if [ -z "${APIVALUE_LOCK_HELD:-}" ]; then
 fi
 bindir=$(pg_config --pkglibdir)/pgxs/src/test/isolation
 [ -x "$bindir/pg_isolation_regress" ] && [ -x "$bindir/isolationtester" ] || {
-  echo "pg_isolation_regress or isolationtester missing in $bindir (package postgresql-server-dev-15)" >&2
+  echo "pg_isolation_regress or isolationtester missing in $bindir (Debian package postgresql-client-15)" >&2
   exit 1
 }
 out=test/out/isolation
