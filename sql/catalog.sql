@@ -194,6 +194,17 @@ BEGIN
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
 
+  -- Lock the definition until commit, by name: a DROP of it in progress is
+  -- waited for and then reported as a missing relation (42P01), instead of
+  -- pg_get_viewdef failing on the vanished OID with an internal error; and a
+  -- later DROP waits for this transaction, so its event trigger
+  -- (metric_on_sql_drop) sees and removes the metric defined here.
+  EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', definition);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = definition) THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', definition::oid
+      USING ERRCODE = 'undefined_table', DETAIL = 'It was dropped by a concurrent transaction.';
+  END IF;
+
   PERFORM apivalue.metric_check_owner(definition, caller, 'define');
   new_sql := apivalue.view_sql(definition);
 

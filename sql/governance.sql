@@ -259,9 +259,17 @@ BEGIN
   -- Serialize proposals of one event so versions are consecutive.
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.event_definitions'), pg_catalog.hashtext(name));
   SELECT coalesce(max(d.version), 0) + 1 INTO v FROM apivalue.event_definitions d WHERE d.name = propose_event.name;
-  INSERT INTO apivalue.event_definitions AS d (name, version, status, owner, description, properties)
-  VALUES (name, v, 'proposed', owner, description, coalesce(properties, '{}'))
-  RETURNING d.* INTO created;
+  BEGIN
+    INSERT INTO apivalue.event_definitions AS d (name, version, status, owner, description, properties)
+    VALUES (name, v, 'proposed', owner, description, coalesce(properties, '{}'))
+    RETURNING d.* INTO created;
+  EXCEPTION WHEN unique_violation THEN
+    -- A REPEATABLE READ or SERIALIZABLE snapshot that predates a concurrent
+    -- proposal (or a version inserted without this function): the next
+    -- version is not visible to us, so retrying is the only right answer.
+    RAISE EXCEPTION 'event "%" was proposed concurrently (version % exists)', name, v
+      USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+  END;
   RETURN created;
 END $$;
 COMMENT ON FUNCTION apivalue.propose_event(text, text, text, jsonb) IS
@@ -330,6 +338,10 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM apivalue.event_definitions e WHERE e.name = deprecate_event.name) THEN
     RAISE EXCEPTION 'event "%" is not in the tracking plan', name USING ERRCODE = '42704';
   END IF;
+  -- Lock the event's versions in version order first, as approve_event
+  -- does: the UPDATE alone locks them in scan order (heap order under a
+  -- sequential scan), which deadlocked against a concurrent approval.
+  PERFORM 1 FROM apivalue.event_definitions e WHERE e.name = deprecate_event.name ORDER BY e.version FOR UPDATE;
   UPDATE apivalue.event_definitions e SET status = 'deprecated'
   WHERE e.name = deprecate_event.name AND e.status <> 'deprecated';
   GET DIAGNOSTICS n = ROW_COUNT;
@@ -672,9 +684,17 @@ BEGIN
       CASE WHEN tenant_column IS NULL THEN '(all tenants)' ELSE format('and %s = %L', tenant_column, tenant_value) END
       USING ERRCODE = '42710', HINT = 'Drop it first with apivalue.drop_retention_policy.';
   END IF;
-  INSERT INTO apivalue.retention_policies AS p (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
-  VALUES (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
-  RETURNING p.* INTO created;
+  BEGIN
+    INSERT INTO apivalue.retention_policies AS p (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
+    VALUES (relation, time_column, keep, tenant_column, tenant_value, batch_size, partitions)
+    RETURNING p.* INTO created;
+  EXCEPTION WHEN unique_violation THEN
+    -- Added by a concurrent transaction after the check above.
+    RAISE EXCEPTION 'a retention policy for % % already exists', relation,
+      CASE WHEN tenant_column IS NULL THEN '(all tenants)' ELSE format('and %s = %L', tenant_column, tenant_value) END
+      USING ERRCODE = '42710', DETAIL = 'It was added by a concurrent transaction.',
+            HINT = 'Drop it first with apivalue.drop_retention_policy.';
+  END;
   RETURN created;
 END $$;
 COMMENT ON FUNCTION apivalue.add_retention_policy(regclass, text, interval, text, text, integer, text) IS

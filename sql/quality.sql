@@ -861,7 +861,24 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
   END IF;
+  -- With keep_results => false: exclusive against runs (see
+  -- run_quality_checks), until commit.  Wait for the runs in progress, so
+  -- that their rows are removed too (in READ COMMITTED the DELETE below sees
+  -- them).  Under REPEATABLE READ or SERIALIZABLE the snapshot predates the
+  -- results of a run we waited for, and deleting around them would leave
+  -- rows of a dropped check behind: that is a serialization failure.  When
+  -- the results are kept, a run's result is history like any other, and the
+  -- drop waits for nothing.
   IF NOT keep_results THEN
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
+      PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('apivalue.quality_checks'), 0);
+      IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'quality check "%" was run by a concurrent transaction', name
+          USING ERRCODE = '40001',
+                DETAIL = 'Its results are not visible to this transaction''s snapshot, so they could not be removed.',
+                HINT = 'Retry the transaction.';
+      END IF;
+    END IF;
     DELETE FROM apivalue.quality_results r WHERE r.check_name = drop_quality_check.name;
   END IF;
   RETURN true;
@@ -888,6 +905,25 @@ DECLARE
 BEGIN
   IF name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM apivalue.quality_checks q WHERE q.name = run_quality_checks.name) THEN
     RAISE EXCEPTION 'quality check "%" does not exist', name USING ERRCODE = '42704';
+  END IF;
+  -- Runs share one lock that drop_quality_check(keep_results => false)
+  -- takes exclusively, until the end of the transaction: such a drop waits
+  -- for the runs in progress (so that it removes their rows as well, and no
+  -- result row of the dropped check appears afterwards), and a run waits for
+  -- such an uncommitted drop, then no longer sees the dropped check (the loop
+  -- below reads the checks with a new snapshot).  One lock for all checks
+  -- and no row locks (a role that may only read quality_checks can run
+  -- them): nothing to take in an order that could deadlock.  Under
+  -- REPEATABLE READ or SERIALIZABLE the snapshot predates the drop we waited
+  -- for: a serialization failure.
+  IF NOT pg_catalog.pg_try_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0) THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('apivalue.quality_checks'), 0);
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+      RAISE EXCEPTION 'quality checks were dropped by a concurrent transaction'
+        USING ERRCODE = '40001',
+              DETAIL = 'This transaction''s snapshot predates the drop and would still run the dropped checks.',
+              HINT = 'Retry the transaction.';
+    END IF;
   END IF;
   rid := nextval('apivalue.quality_run_id_seq');
   FOR c IN
@@ -923,6 +959,11 @@ BEGIN
       (run_id, check_name, run_at, status, observed, warn_threshold, fail_threshold, details, sample, duration)
     VALUES (rid, c.name, now(), st, obs, c.warn_threshold, c.fail_threshold, det, smp, clock_timestamp() - t0);
   END LOOP;
+  IF name IS NOT NULL AND NOT FOUND THEN
+    -- The loop ran nothing: the check was dropped while we waited.
+    RAISE EXCEPTION 'quality check "%" does not exist', name
+      USING ERRCODE = '42704', DETAIL = 'It was dropped by a concurrent transaction.';
+  END IF;
   RETURN QUERY SELECT * FROM apivalue.quality_results q WHERE q.run_id = rid ORDER BY q.check_name;
 END $$;
 COMMENT ON FUNCTION apivalue.run_quality_checks(text) IS
