@@ -78,6 +78,12 @@ PG_FUNCTION_INFO_V1(apivalue_driver_features_deserialize);
 /* names are found by a linear scan up to this many, through an index above */
 #define DRV_LINEAR_NAMES	8
 
+/*
+ * Behaviours room of a new state: as many as fit a 256-byte allocation (most
+ * users do a handful of distinct things in their first days).
+ */
+#define DRV_FIRST_BEHS		((int32) (256 / sizeof(DrvBeh)))
+
 /* Options of one aggregate call; every row of a group must agree. */
 typedef struct DrvParams
 {
@@ -422,7 +428,7 @@ drv_intern(DrvState *s, const char *data, int len)
 	/* a new name */
 	if (s->nbehs == s->behs_cap)
 	{
-		int32		cap = s->behs_cap == 0 ? 4 : s->behs_cap * 2;
+		int32		cap = s->behs_cap == 0 ? DRV_FIRST_BEHS : s->behs_cap * 2;
 
 		if ((Size) cap * sizeof(DrvBeh) > MaxAllocSize || cap > DRV_MAX_INDEX / 2)
 			ereport(ERROR,
@@ -437,7 +443,7 @@ drv_intern(DrvState *s, const char *data, int len)
 	}
 	if ((Size) s->arena_len + len > s->arena_cap)
 	{
-		Size		cap = Max(Max((Size) s->arena_cap * 2, (Size) s->arena_len + len), 32);
+		Size		cap = Max(Max((Size) s->arena_cap * 2, (Size) s->arena_len + len), 64);
 
 		if (cap > MaxAllocSize)
 			ereport(ERROR,
@@ -1021,8 +1027,6 @@ slot_get(DrvState *s, int32 slotno, const char *p, const char *end,
 Datum
 apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "driver_features_deserialize");
-	MemoryContext old;
 	bytea	   *in = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(in);
 	const char *end = p + VARSIZE_ANY_EXHDR(in);
@@ -1034,6 +1038,7 @@ apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 	int64		obs_end;
 	int64		out_end;
 
+	(void) agg_context(fcinfo, "driver_features_deserialize");
 	memset(&prm, 0, sizeof(prm));
 	p = drv_get(p, end, hdr, sizeof(hdr));
 	if (hdr[0] != DRV_SERIAL_VERSION)
@@ -1053,9 +1058,11 @@ apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 		prm.min_times < 1 || prm.error_threshold < 0)
 		bad_state("invalid options");
 
-	old = MemoryContextSwitchTo(aggctx);
+	/*
+	 * The state lives in the current (per-input-row) context: the combine
+	 * function copies what it needs into the group's state.
+	 */
 	s = drv_new(&prm);
-	MemoryContextSwitchTo(old);
 	p = drv_get(p, end, &s->first_ts, sizeof(int64));
 	p = drv_get(p, end, &s->min_outcome, sizeof(int64));
 	p = drv_get(p, end, &s->max_outcome, sizeof(int64));
