@@ -15,23 +15,38 @@
  *		whether the outcome held on an event after the window.
  *
  * The window depends on the group's first event, which is known only when
- * every row has been seen.  The state keeps the running first event m and
- * the rows that can still matter as 16-byte event_buffer records (ts, signal
- * bits, behaviour id): a row at or after m + observation can never fall in
- * the final window (the first event only moves earlier), so it is not kept,
- * and records the window has left are pruned whenever the buffer fills
- * before it grows.  Memory per user is therefore bounded by the rows of
- * their observation window (plus outcome rows of the outcome window when
- * one is given), not by their history.  Whether the outcome came after the
- * window needs no records without an outcome window: the latest outcome
- * event is enough.
+ * every row has been seen: the first event only moves earlier, so the window
+ * end only moves earlier too, and a row at or after the running window end
+ * can never count.  What the final needs is therefore kept as small sorted
+ * "slots" of timestamps, not as one record per row:
  *
- * Behaviour names are interned per state (open addressing on hash_bytes into
- * a string arena), so a row costs one hash and no allocation.  Serialized
- * states carry the names, and deserialize/combine remap the ids.  Windows
- * are fixed lengths in microseconds (months of 30 days, days of 24 hours, as
- * in window_funnel), so timestamp and timestamptz behave alike and no time
- * zone is involved.
+ *	 - per behaviour, its min_times smallest timestamps: the behaviour counts
+ *	   when the min_times-th of them lies before the final window end (with
+ *	   the default min_times = 1 a single int64 kept inside the slot, so no
+ *	   allocation at all);
+ *	 - for the error signal, the error_threshold smallest error timestamps;
+ *	 - for the latency signal, the timestamps of the rows with a latency and
+ *	   of the slow ones (all of them still inside the running window, pruned
+ *	   when a slot fills), as its p95 needs both counts;
+ *	 - with an outcome window, the outcome timestamps still before the
+ *	   running outcome window end; without one, the latest outcome suffices.
+ *
+ * behavior_counts (every count in the window) keeps every behaviour
+ * timestamp still inside the running window.  Memory per user is thus about
+ * 40 bytes per distinct behaviour of the first days plus a 256-byte header
+ * with the default options, and bounded by the rows of the observation (and
+ * outcome) window otherwise, never by the user's history.
+ *
+ * Behaviour names are interned per state (the previous row's name is tried
+ * first, without hashing; then a linear scan over a few names, an open
+ * addressing index on hash_bytes over many), into a string arena, so a row
+ * costs no allocation.  Options that are constants or query parameters are
+ * parsed once per call site (fn_extra), not per row.  Serialized states carry
+ * the names and the slots' timestamps still inside the window; deserialized
+ * states live in the per-row context and the combine function copies them
+ * into the group's state.  Windows are fixed lengths in microseconds (months
+ * of 30 days, days of 24 hours, as in window_funnel), so timestamp and
+ * timestamptz behave alike and no time zone is involved.
  *
  * src/drivers.c
  *
