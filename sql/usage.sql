@@ -239,9 +239,9 @@ COMMENT ON AGGREGATE apivalue.driver_features(timestamp, text, boolean, boolean,
 -- ---------------------------------------------------------------------------
 -- value_drivers: which early behaviours go with a better or worse outcome.
 --
--- One scan: driver_features per user (GROUP BY user), then one 2x2 table per
--- behaviour from the per-user rows (unnest + GROUP BY behaviour), then the
--- statistics.  The caller's privileges apply (no SECURITY DEFINER); every
+-- One scan: driver_features per user (GROUP BY user), its fields kept once
+-- (no copy of the composite rows), then one 2x2 table per behaviour from the
+-- per-user rows (unnest + GROUP BY behaviour), then the statistics.  The caller's privileges apply (no SECURITY DEFINER); every
 -- identifier is checked and quoted, the outcome condition validated as one
 -- boolean expression.  No pinned search_path: the condition resolves as the
 -- caller wrote it, and everything of ours is schema-qualified.
@@ -373,16 +373,14 @@ BEGIN
   cond := apivalue._condition(events, outcome_condition, 'outcome condition');
 
   q := format($q$
-    WITH f AS MATERIALIZED (
-      SELECT apivalue.driver_features(%1$s, %2$s, %3$s, %4$s, %5$s,
-                                      $1, $2, $3, $4, $5, $6, $7::%6$s) AS s
-        FROM %7$s
-       WHERE %8$s IS NOT NULL
-       GROUP BY %8$s
-    ), g AS (
+    WITH g AS MATERIALIZED (
       SELECT (f.s).behaviors AS behaviors, (f.s).server_errors AS server_errors,
              (f.s).slow AS slow, (f.s).outcome AS outcome
-        FROM f
+        FROM (SELECT apivalue.driver_features(%1$s, %2$s, %3$s, %4$s, %5$s,
+                                              $1, $2, $3, $4, $5, $6, $7::%6$s) AS s
+                FROM %7$s
+               WHERE %8$s IS NOT NULL
+               GROUP BY %8$s) AS f
        WHERE (f.s).outcome IS NOT NULL
     ), tot AS (
       SELECT count(*) AS n, count(*) FILTER (WHERE g.outcome) AS k FROM g

@@ -15,23 +15,38 @@
  *		whether the outcome held on an event after the window.
  *
  * The window depends on the group's first event, which is known only when
- * every row has been seen.  The state keeps the running first event m and
- * the rows that can still matter as 16-byte event_buffer records (ts, signal
- * bits, behaviour id): a row at or after m + observation can never fall in
- * the final window (the first event only moves earlier), so it is not kept,
- * and records the window has left are pruned whenever the buffer fills
- * before it grows.  Memory per user is therefore bounded by the rows of
- * their observation window (plus outcome rows of the outcome window when
- * one is given), not by their history.  Whether the outcome came after the
- * window needs no records without an outcome window: the latest outcome
- * event is enough.
+ * every row has been seen: the first event only moves earlier, so the window
+ * end only moves earlier too, and a row at or after the running window end
+ * can never count.  What the final needs is therefore kept as small sorted
+ * "slots" of timestamps, not as one record per row:
  *
- * Behaviour names are interned per state (open addressing on hash_bytes into
- * a string arena), so a row costs one hash and no allocation.  Serialized
- * states carry the names, and deserialize/combine remap the ids.  Windows
- * are fixed lengths in microseconds (months of 30 days, days of 24 hours, as
- * in window_funnel), so timestamp and timestamptz behave alike and no time
- * zone is involved.
+ *	 - per behaviour, its min_times smallest timestamps: the behaviour counts
+ *	   when the min_times-th of them lies before the final window end (with
+ *	   the default min_times = 1 a single int64 kept inside the slot, so no
+ *	   allocation at all);
+ *	 - for the error signal, the error_threshold smallest error timestamps;
+ *	 - for the latency signal, the timestamps of the rows with a latency and
+ *	   of the slow ones (all of them still inside the running window, pruned
+ *	   when a slot fills), as its p95 needs both counts;
+ *	 - with an outcome window, the outcome timestamps still before the
+ *	   running outcome window end; without one, the latest outcome suffices.
+ *
+ * behavior_counts (every count in the window) keeps every behaviour
+ * timestamp still inside the running window.  Memory per user is thus about
+ * 40 bytes per distinct behaviour of the first days plus a 256-byte header
+ * with the default options, and bounded by the rows of the observation (and
+ * outcome) window otherwise, never by the user's history.
+ *
+ * Behaviour names are interned per state (the previous row's name is tried
+ * first, without hashing; then a linear scan over a few names, an open
+ * addressing index on hash_bytes over many), into a string arena, so a row
+ * costs no allocation.  Options that are constants or query parameters are
+ * parsed once per call site (fn_extra), not per row.  Serialized states carry
+ * the names and the slots' timestamps still inside the window; deserialized
+ * states live in the per-row context and the combine function copies them
+ * into the group's state.  Windows are fixed lengths in microseconds (months
+ * of 30 days, days of 24 hours, as in window_funnel), so timestamp and
+ * timestamptz behave alike and no time zone is involved.
  *
  * src/drivers.c
  *
@@ -46,6 +61,8 @@
 #include "common/int.h"
 #include "event_buffer.h"
 #include "fmgr.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -62,20 +79,25 @@ PG_FUNCTION_INFO_V1(apivalue_driver_features_combine);
 PG_FUNCTION_INFO_V1(apivalue_driver_features_serialize);
 PG_FUNCTION_INFO_V1(apivalue_driver_features_deserialize);
 
-/* signal bits of a record */
-#define DRV_BEH		0x01		/* aux is a behaviour id */
-#define DRV_OUT		0x02		/* outcome held (kept only with an outcome window) */
-#define DRV_ERR		0x04		/* server error */
-#define DRV_LAT		0x08		/* latency known */
-#define DRV_SLOW	0x10		/* latency above the threshold */
-
 #define DRV_MODE_COUNTS		1
 #define DRV_MODE_FEATURES	2
 
-#define DRV_SERIAL_VERSION	1
+#define DRV_SERIAL_VERSION	2
+
+/* a slot that keeps every timestamp still inside its bound */
+#define DRV_KEEP_ALL		PG_INT32_MAX
 
 /* index capacity limit: 2^27 slots (512 MB), so at most 2^26 names */
 #define DRV_MAX_INDEX		(1 << 27)
+
+/* names are found by a linear scan up to this many, through an index above */
+#define DRV_LINEAR_NAMES	8
+
+/*
+ * Behaviours room of a new state: as many as fit a 256-byte allocation (most
+ * users do a handful of distinct things in their first days).
+ */
+#define DRV_FIRST_BEHS		((int32) (256 / sizeof(DrvBeh)))
 
 /* Options of one aggregate call; every row of a group must agree. */
 typedef struct DrvParams
@@ -91,12 +113,27 @@ typedef struct DrvParams
 	bool		has_latency;
 } DrvParams;
 
-typedef struct DrvName
+/*
+ * The smallest timestamps of one kind of row, ascending, at most "keep" of
+ * them (DRV_KEEP_ALL: all below the slot's bound).  The first one lives in
+ * the slot itself, so a slot that keeps one timestamp never allocates.
+ */
+typedef struct DrvSlot
 {
+	int64		one;			/* the timestamp while arr is NULL */
+	int64	   *arr;			/* NULL, or cap timestamps (n used) */
+	int32		n;
+	int32		cap;
+} DrvSlot;
+
+/* A behaviour: its name (in the arena) and its slot. */
+typedef struct DrvBeh
+{
+	DrvSlot		slot;
 	uint32		hash;
 	uint32		len;
 	uint32		off;			/* into the arena */
-} DrvName;
+} DrvBeh;
 
 typedef struct DrvState
 {
@@ -104,12 +141,16 @@ typedef struct DrvState
 	int64		first_ts;		/* INT64_MAX until a row arrives */
 	int64		min_outcome;	/* INT64_MAX: no outcome event */
 	int64		max_outcome;	/* INT64_MIN: no outcome event */
-	AvEventBuffer ev;
-	DrvName    *names;
-	int32		nnames;
-	int32		names_cap;
-	int32	   *index;			/* name id + 1, 0 = empty slot */
-	int32		index_cap;		/* power of two */
+	DrvSlot		err;			/* server errors in the window, keep error_threshold */
+	DrvSlot		lat;			/* rows with a latency in the window, keep all */
+	DrvSlot		slow;			/* rows above the latency threshold, keep all */
+	DrvSlot		out;			/* outcome rows, only with an outcome window, keep all */
+	DrvBeh	   *behs;
+	int32		nbehs;
+	int32		behs_cap;
+	int32		last;			/* the behaviour of the previous row, -1: none */
+	int32		index_cap;		/* 0, or a power of two */
+	int32	   *index;			/* behaviour id + 1, 0 = empty slot */
 	char	   *arena;
 	uint32		arena_len;
 	uint32		arena_cap;
@@ -182,6 +223,7 @@ params_must_match(const DrvParams *a, const DrvParams *b)
 				 errhint("Pass constants for observation, outcome_window, thresholds and as_of.")));
 }
 
+/* A new state in the current memory context. */
 static DrvState *
 drv_new(const DrvParams *p)
 {
@@ -191,8 +233,138 @@ drv_new(const DrvParams *p)
 	s->first_ts = PG_INT64_MAX;
 	s->min_outcome = PG_INT64_MAX;
 	s->max_outcome = PG_INT64_MIN;
-	av_events_init(&s->ev);
+	s->last = -1;
 	return s;
+}
+
+/* End of the observation window for the current first event. */
+static inline int64
+drv_obs_end(const DrvState *s)
+{
+	return sat_add(s->first_ts, s->p.obs_usec);
+}
+
+/* Rows at or after this can no longer matter to the slot of outcome rows. */
+static inline int64
+drv_out_end(const DrvState *s)
+{
+	return sat_add(drv_obs_end(s), s->p.ow_usec);
+}
+
+static inline int32
+drv_beh_keep(const DrvState *s)
+{
+	return s->p.mode == DRV_MODE_COUNTS ? DRV_KEEP_ALL : s->p.min_times;
+}
+
+/* ------------------------------------------------------------------------
+ * Slots
+ * ------------------------------------------------------------------------
+ */
+
+static inline int64 *
+slot_data(DrvSlot *sl)
+{
+	return sl->arr ? sl->arr : &sl->one;
+}
+
+static inline const int64 *
+slot_cdata(const DrvSlot *sl)
+{
+	return sl->arr ? sl->arr : &sl->one;
+}
+
+/* How many timestamps of the (ascending) slot lie before bound. */
+static int32
+slot_count_before(const DrvSlot *sl, int64 bound)
+{
+	const int64 *d = slot_cdata(sl);
+	int32		lo = 0,
+				hi = sl->n;
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (d[mid] < bound)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Add ts to a slot that already holds a timestamp or keeps more than one:
+ * the slot stays ascending and at most keep long.  When an unbounded slot
+ * is full, the timestamps at or after bound are dropped first (they can no
+ * longer count, as the first event only moves earlier), and the array
+ * doubles only when that freed less than half of it.  The memory comes from
+ * the context of the state.
+ */
+static void
+slot_add_slow(DrvState *s, DrvSlot *sl, int64 ts, int32 keep, int64 bound)
+{
+	int64	   *d = slot_data(sl);
+	int32		n = sl->n;
+	int32		cap = sl->arr ? sl->cap : 1;
+	int32		pos;
+
+	if (n >= keep)
+	{
+		if (ts >= d[n - 1])
+			return;				/* not among the keep smallest */
+		n--;					/* the largest makes room */
+	}
+	else if (n >= cap)
+	{
+		if (keep == DRV_KEEP_ALL)
+			n = sl->n = slot_count_before(sl, bound);
+		if (n > cap / 2)
+		{
+			int64		newcap = Min(Max((int64) cap * 2, 4), (int64) keep);
+			int64	   *arr;
+
+			if (newcap > (int64) (MaxAllocSize / sizeof(int64)))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many events in one user's window: %d", n)));
+			arr = MemoryContextAlloc(GetMemoryChunkContext(s), sizeof(int64) * newcap);
+			memcpy(arr, d, sizeof(int64) * n);
+			if (sl->arr)
+				pfree(sl->arr);
+			sl->arr = arr;
+			sl->cap = (int32) newcap;
+			d = arr;
+		}
+	}
+
+	/* insert after equal timestamps; in-order input appends */
+	pos = n;
+	while (pos > 0 && d[pos - 1] > ts)
+		pos--;
+	if (pos < n)
+		memmove(d + pos + 1, d + pos, sizeof(int64) * (n - pos));
+	d[pos] = ts;
+	sl->n = n + 1;
+}
+
+/* Add ts to a slot (see slot_add_slow); the common cases inline. */
+static inline void
+slot_add(DrvState *s, DrvSlot *sl, int64 ts, int32 keep, int64 bound)
+{
+	if (sl->n == 0)
+	{
+		slot_data(sl)[0] = ts;
+		sl->n = 1;
+	}
+	else if (keep == 1)
+	{
+		if (ts < sl->one)
+			sl->one = ts;
+	}
+	else
+		slot_add_slow(s, sl, ts, keep, bound);
 }
 
 /* ------------------------------------------------------------------------
@@ -208,11 +380,11 @@ drv_index_rebuild(DrvState *s, int32 cap)
 
 	if (s->index)
 		pfree(s->index);
-	s->index = palloc0(sizeof(int32) * cap);
+	s->index = MemoryContextAllocZero(GetMemoryChunkContext(s), sizeof(int32) * cap);
 	s->index_cap = cap;
-	for (i = 0; i < s->nnames; i++)
+	for (i = 0; i < s->nbehs; i++)
 	{
-		int32		slot = s->names[i].hash & mask;
+		int32		slot = s->behs[i].hash & mask;
 
 		while (s->index[slot] != 0)
 			slot = (slot + 1) & mask;
@@ -220,120 +392,106 @@ drv_index_rebuild(DrvState *s, int32 cap)
 	}
 }
 
-/* The id of a name, adding it when new (in the current memory context). */
-static uint32
+static inline bool
+drv_name_is(const DrvState *s, const DrvBeh *b, uint32 h, const char *data, int len)
+{
+	return b->hash == h && b->len == (uint32) len &&
+		memcmp(s->arena + b->off, data, len) == 0;
+}
+
+/*
+ * The id of a behaviour name, adding it when new (in the context of the
+ * state).  The previous row's behaviour is tried first, without hashing;
+ * then a linear scan over a few names, or the index over many.
+ */
+static int32
 drv_intern(DrvState *s, const char *data, int len)
 {
-	uint32		h = hash_bytes((const unsigned char *) data, len);
-	int32		mask;
-	int32		slot;
-	DrvName    *nm;
+	MemoryContext cxt = GetMemoryChunkContext(s);
+	uint32		h;
+	int32		k;
+	DrvBeh	   *b;
 
+	if (s->last >= 0)
+	{
+		b = &s->behs[s->last];
+		if (b->len == (uint32) len && memcmp(s->arena + b->off, data, len) == 0)
+			return s->last;
+	}
+
+	h = hash_bytes((const unsigned char *) data, len);
 	if (s->index == NULL)
 	{
-		s->names_cap = 4;
-		s->names = palloc(sizeof(DrvName) * s->names_cap);
-		s->arena_cap = 64;
-		s->arena = palloc(s->arena_cap);
-		drv_index_rebuild(s, 8);
+		for (k = 0; k < s->nbehs; k++)
+			if (drv_name_is(s, &s->behs[k], h, data, len))
+				return s->last = k;
 	}
-	mask = s->index_cap - 1;
-	slot = h & mask;
-	while (s->index[slot] != 0)
+	else
 	{
-		nm = &s->names[s->index[slot] - 1];
-		if (nm->hash == h && nm->len == (uint32) len &&
-			memcmp(s->arena + nm->off, data, len) == 0)
-			return s->index[slot] - 1;
-		slot = (slot + 1) & mask;
+		int32		mask = s->index_cap - 1;
+		int32		slot = h & mask;
+
+		while (s->index[slot] != 0)
+		{
+			k = s->index[slot] - 1;
+			if (drv_name_is(s, &s->behs[k], h, data, len))
+				return s->last = k;
+			slot = (slot + 1) & mask;
+		}
 	}
 
-	/* new name: keep the index at most half full */
-	if ((s->nnames + 1) * 2 > s->index_cap)
+	/* a new name */
+	if (s->nbehs == s->behs_cap)
 	{
-		if (s->index_cap >= DRV_MAX_INDEX)
+		int32		cap = s->behs_cap == 0 ? DRV_FIRST_BEHS : s->behs_cap * 2;
+
+		if ((Size) cap * sizeof(DrvBeh) > MaxAllocSize || cap > DRV_MAX_INDEX / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many distinct behaviours for one user: %d", s->nnames),
+					 errmsg("too many distinct behaviours for one user: %d", s->nbehs),
 					 errhint("Normalize the behaviour column (normalize_behaviors => true) or group it more coarsely.")));
-		drv_index_rebuild(s, s->index_cap * 2);
-		mask = s->index_cap - 1;
-		slot = h & mask;
-		while (s->index[slot] != 0)
-			slot = (slot + 1) & mask;
-	}
-	if (s->nnames == s->names_cap)
-	{
-		s->names_cap *= 2;
-		s->names = repalloc(s->names, sizeof(DrvName) * s->names_cap);
+		if (s->behs == NULL)
+			s->behs = MemoryContextAlloc(cxt, sizeof(DrvBeh) * cap);
+		else
+			s->behs = repalloc(s->behs, sizeof(DrvBeh) * cap);
+		s->behs_cap = cap;
 	}
 	if ((Size) s->arena_len + len > s->arena_cap)
 	{
-		Size		cap = Max((Size) s->arena_cap * 2, (Size) s->arena_len + len);
+		Size		cap = Max(Max((Size) s->arena_cap * 2, (Size) s->arena_len + len), 64);
 
 		if (cap > MaxAllocSize)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("behaviour names of one user exceed %zu bytes", (Size) MaxAllocSize)));
-		s->arena = repalloc(s->arena, cap);
+		if (s->arena == NULL)
+			s->arena = MemoryContextAlloc(cxt, cap);
+		else
+			s->arena = repalloc(s->arena, cap);
 		s->arena_cap = (uint32) cap;
 	}
 	memcpy(s->arena + s->arena_len, data, len);
-	nm = &s->names[s->nnames];
-	nm->hash = h;
-	nm->len = len;
-	nm->off = s->arena_len;
+	b = &s->behs[s->nbehs];
+	memset(&b->slot, 0, sizeof(DrvSlot));
+	b->hash = h;
+	b->len = len;
+	b->off = s->arena_len;
 	s->arena_len += len;
-	s->index[slot] = s->nnames + 1;
-	return s->nnames++;
-}
+	k = s->nbehs++;
 
-/* ------------------------------------------------------------------------
- * Records
- * ------------------------------------------------------------------------
- */
-
-/* Can a record still fall into the final window, given the current first event? */
-static inline bool
-drv_keep(const DrvState *s, int64 ts, uint32 bits)
-{
-	int64		obs_end = sat_add(s->first_ts, s->p.obs_usec);
-
-	if (ts < obs_end)
-		return true;
-	return (bits & DRV_OUT) != 0 && ts < sat_add(obs_end, s->p.ow_usec);
-}
-
-static void
-drv_prune(DrvState *s)
-{
-	int64		i,
-				j = 0;
-
-	for (i = 0; i < s->ev.nevents; i++)
+	/* an index once the names outgrow a linear scan, at most half full */
+	if (s->nbehs > DRV_LINEAR_NAMES && s->nbehs * 2 > s->index_cap)
+		drv_index_rebuild(s, s->index_cap == 0 ? 32 : s->index_cap * 2);
+	else if (s->index != NULL)
 	{
-		AvEvent    *e = &s->ev.events[i];
+		int32		mask = s->index_cap - 1;
+		int32		slot = h & mask;
 
-		if (drv_keep(s, e->ts, e->bits))
-			s->ev.events[j++] = *e;
+		while (s->index[slot] != 0)
+			slot = (slot + 1) & mask;
+		s->index[slot] = k + 1;
 	}
-	s->ev.nevents = j;
-}
-
-/*
- * Append a record.  A full buffer is pruned first and doubled only when that
- * freed less than half of it, so appends stay amortized O(1).
- */
-static void
-drv_append(DrvState *s, int64 ts, uint32 bits, uint32 aux)
-{
-	if (s->ev.nevents >= s->ev.capacity && s->ev.capacity > 0)
-	{
-		drv_prune(s);
-		if (s->ev.nevents > s->ev.capacity / 2)
-			av_events_grow(&s->ev, s->ev.capacity + 1);
-	}
-	av_events_append(&s->ev, ts, bits, aux);
+	return s->last = k;
 }
 
 static void
@@ -361,19 +519,180 @@ agg_context(FunctionCallInfo fcinfo, const char *fname)
 }
 
 /*
+ * Options parsed once per aggregate call site (in fn_extra) when every
+ * option argument is the same for all rows of the execution: constants,
+ * query parameters and expressions of them without volatile functions.
+ */
+typedef struct DrvOptCache
+{
+	DrvParams	p;
+	bool		checked;		/* stable has been decided */
+	bool		stable;
+	bool		parsed;			/* p holds the options */
+} DrvOptCache;
+
+static bool
+drv_varying_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return ((Param *) node)->paramkind != PARAM_EXTERN;
+	if (IsA(node, Var) || IsA(node, Aggref) || IsA(node, WindowFunc) ||
+		IsA(node, GroupingFunc) || IsA(node, SubLink) || IsA(node, SubPlan) ||
+		IsA(node, AlternativeSubPlan) || IsA(node, PlaceHolderVar))
+		return true;
+	return expression_tree_walker(node, drv_varying_walker, context);
+}
+
+/* Are fcinfo arguments first..last the same for every row of this execution? */
+static bool
+drv_options_stable(FunctionCallInfo fcinfo, int first, int last)
+{
+	Aggref	   *ag = AggGetAggref(fcinfo);
+	ListCell   *lc;
+	int			argno = 0;
+
+	if (ag == NULL)
+		return false;
+	foreach(lc, ag->args)
+	{
+		TargetEntry *te = lfirst_node(TargetEntry, lc);
+		Node	   *e = (Node *) te->expr;
+
+		argno++;				/* argument 0 is the state */
+		if (argno < first || argno > last)
+			continue;
+		if (drv_varying_walker(e, NULL) || contain_volatile_functions(e))
+			return false;
+	}
+	return argno >= last;
+}
+
+/*
+ * The options of this row: parsed by "parse" into *buf, or the cached copy
+ * when they cannot vary.  *cached tells which.
+ */
+static const DrvParams *
+drv_options(FunctionCallInfo fcinfo, DrvParams *buf, int first, int last,
+			void (*parse) (FunctionCallInfo, DrvParams *), bool *cached)
+{
+	DrvOptCache *c = (DrvOptCache *) fcinfo->flinfo->fn_extra;
+
+	if (c != NULL && c->parsed)
+	{
+		*cached = true;
+		return &c->p;
+	}
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DrvOptCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (!c->checked)
+	{
+		c->stable = drv_options_stable(fcinfo, first, last);
+		c->checked = true;
+	}
+	parse(fcinfo, buf);
+	if (c->stable)
+	{
+		c->p = *buf;
+		c->parsed = true;
+		*cached = true;
+		return &c->p;
+	}
+	*cached = false;
+	return buf;
+}
+
+static void
+drv_parse_counts(FunctionCallInfo fcinfo, DrvParams *p)
+{
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("observation must not be NULL")));
+	memset(p, 0, sizeof(*p));
+	p->mode = DRV_MODE_COUNTS;
+	p->obs_usec = window_arg(PG_GETARG_INTERVAL_P(3), "observation");
+	p->ow_usec = -1;
+	p->as_of = PG_INT64_MAX;
+	p->min_times = 1;
+}
+
+/* Arguments 6..12 of driver_features (see its transition function). */
+static void
+drv_parse_features(FunctionCallInfo fcinfo, DrvParams *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = DRV_MODE_FEATURES;
+	if (PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("observation must not be NULL")));
+	p->obs_usec = window_arg(PG_GETARG_INTERVAL_P(6), "observation");
+	p->ow_usec = PG_ARGISNULL(7) ? -1 : window_arg(PG_GETARG_INTERVAL_P(7), "outcome_window");
+	if (PG_ARGISNULL(8))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("min_times must not be NULL")));
+	p->min_times = PG_GETARG_INT32(8);
+	if (p->min_times < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_times must be at least 1: %d", p->min_times)));
+	p->error_threshold = PG_ARGISNULL(9) ? 0 : PG_GETARG_INT32(9);
+	if (!PG_ARGISNULL(9) && p->error_threshold < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("error_threshold must be at least 1: %d", p->error_threshold)));
+	p->has_latency = !PG_ARGISNULL(10);
+	if (p->has_latency)
+	{
+		p->latency_threshold = PG_GETARG_FLOAT8(10);
+		if (isnan(p->latency_threshold) || isinf(p->latency_threshold))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("latency_threshold_ms must be a finite number: %g",
+							p->latency_threshold)));
+	}
+	p->exclude_early = !PG_ARGISNULL(11) && PG_GETARG_BOOL(11);
+	p->as_of = PG_ARGISNULL(12) ? PG_INT64_MAX : av_timestamp_arg(PG_GETARG_TIMESTAMP(12));
+}
+
+/* The group's state, created in the aggregate context on its first row. */
+static DrvState *
+drv_state(FunctionCallInfo fcinfo, DrvState *s, const DrvParams *p, bool cached,
+		  const char *fname)
+{
+	if (s == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo, fname));
+
+		s = drv_new(p);
+		MemoryContextSwitchTo(old);
+	}
+	else if (!cached)
+		params_must_match(&s->p, p);
+	return s;
+}
+
+/*
  * apivalue.behavior_counts(ts, behavior text, observation interval)
- * transition: the first event, and the behaviour rows that may fall in the
- * window.  Rows with a NULL timestamp are skipped; rows with a NULL
- * behaviour still count as events (they can be the first one).
+ * transition: the first event, and the timestamps of each behaviour that may
+ * fall in the window.  Rows with a NULL timestamp are skipped; rows with a
+ * NULL behaviour still count as events (they can be the first one).
  */
 Datum
 apivalue_behavior_counts_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "behavior_counts");
-	MemoryContext old;
 	DrvState   *s = PG_ARGISNULL(0) ? NULL : (DrvState *) PG_GETARG_POINTER(0);
-	DrvParams	p;
+	DrvParams	buf;
+	const DrvParams *p;
+	bool		cached;
 	int64		ts;
+	int64		obs_end;
 
 	if (PG_ARGISNULL(1))
 	{
@@ -381,33 +700,19 @@ apivalue_behavior_counts_accum(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s);
 	}
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("observation must not be NULL")));
-	memset(&p, 0, sizeof(p));
-	p.mode = DRV_MODE_COUNTS;
-	p.obs_usec = window_arg(PG_GETARG_INTERVAL_P(3), "observation");
-	p.ow_usec = -1;
-	p.as_of = PG_INT64_MAX;
-	p.min_times = 1;
-
+	p = drv_options(fcinfo, &buf, 3, 3, drv_parse_counts, &cached);
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
+	s = drv_state(fcinfo, s, p, cached, "behavior_counts");
 
-	old = MemoryContextSwitchTo(aggctx);
-	if (s == NULL)
-		s = drv_new(&p);
-	else
-		params_must_match(&s->p, &p);
 	drv_note_first(s, ts);
-	if (!PG_ARGISNULL(2) && drv_keep(s, ts, DRV_BEH))
+	obs_end = drv_obs_end(s);
+	if (!PG_ARGISNULL(2) && ts < obs_end)
 	{
 		text	   *b = PG_GETARG_TEXT_PP(2);
+		int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
-		drv_append(s, ts, DRV_BEH,
-				   drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
+		slot_add(s, &s->behs[k].slot, ts, DRV_KEEP_ALL, obs_end);
 	}
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(s);
 }
 
@@ -420,18 +725,20 @@ apivalue_behavior_counts_accum(PG_FUNCTION_ARGS)
  *
  * Arguments 6..12 are options (constant per call); NULL error_threshold or
  * latency_threshold_ms turn that signal off, NULL outcome_window means "any
- * time after the window", NULL as_of means no cut-off.
+ * time after the window", NULL as_of means no cut-off.  A behaviour keeps
+ * only its min_times smallest timestamps, the error signal its
+ * error_threshold smallest: enough to decide "at least that many before the
+ * window end" whatever the final first event.
  */
 Datum
 apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "driver_features");
-	MemoryContext old;
 	DrvState   *s = PG_ARGISNULL(0) ? NULL : (DrvState *) PG_GETARG_POINTER(0);
-	DrvParams	p;
+	DrvParams	buf;
+	const DrvParams *p;
+	bool		cached;
 	int64		ts;
-	uint32		bits = 0;
-	uint32		aux = 0;
+	int64		obs_end;
 
 	if (PG_ARGISNULL(1))
 	{
@@ -439,57 +746,14 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s);
 	}
-
-	memset(&p, 0, sizeof(p));
-	p.mode = DRV_MODE_FEATURES;
-	if (PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("observation must not be NULL")));
-	p.obs_usec = window_arg(PG_GETARG_INTERVAL_P(6), "observation");
-	p.ow_usec = PG_ARGISNULL(7) ? -1 : window_arg(PG_GETARG_INTERVAL_P(7), "outcome_window");
-	if (PG_ARGISNULL(8))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("min_times must not be NULL")));
-	p.min_times = PG_GETARG_INT32(8);
-	if (p.min_times < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("min_times must be at least 1: %d", p.min_times)));
-	p.error_threshold = PG_ARGISNULL(9) ? 0 : PG_GETARG_INT32(9);
-	if (!PG_ARGISNULL(9) && p.error_threshold < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("error_threshold must be at least 1: %d", p.error_threshold)));
-	p.has_latency = !PG_ARGISNULL(10);
-	if (p.has_latency)
-	{
-		p.latency_threshold = PG_GETARG_FLOAT8(10);
-		if (isnan(p.latency_threshold) || isinf(p.latency_threshold))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("latency_threshold_ms must be a finite number: %g",
-							p.latency_threshold)));
-	}
-	p.exclude_early = !PG_ARGISNULL(11) && PG_GETARG_BOOL(11);
-	p.as_of = PG_ARGISNULL(12) ? PG_INT64_MAX : av_timestamp_arg(PG_GETARG_TIMESTAMP(12));
-
+	p = drv_options(fcinfo, &buf, 6, 12, drv_parse_features, &cached);
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
-
-	old = MemoryContextSwitchTo(aggctx);
-	if (s == NULL)
-		s = drv_new(&p);
-	else
-		params_must_match(&s->p, &p);
+	s = drv_state(fcinfo, s, p, cached, "driver_features");
 
 	if (ts >= s->p.as_of)
-	{
-		/* after the cut-off: as if the row did not exist */
-		MemoryContextSwitchTo(old);
-		PG_RETURN_POINTER(s);
-	}
+		PG_RETURN_POINTER(s);	/* after the cut-off: as if the row did not exist */
 	drv_note_first(s, ts);
+	obs_end = drv_obs_end(s);
 
 	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
 	{
@@ -498,35 +762,36 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 		if (ts > s->max_outcome)
 			s->max_outcome = ts;
 		if (s->p.ow_usec >= 0)
-			bits |= DRV_OUT;
+		{
+			int64		out_end = drv_out_end(s);
+
+			if (ts < out_end)
+				slot_add(s, &s->out, ts, DRV_KEEP_ALL, out_end);
+		}
 	}
 
 	/* behaviour and experience only matter inside the (running) window */
-	if (ts < sat_add(s->first_ts, s->p.obs_usec))
+	if (ts < obs_end)
 	{
-		if (!PG_ARGISNULL(4) && PG_GETARG_BOOL(4) && s->p.error_threshold > 0)
-			bits |= DRV_ERR;
+		if (s->p.error_threshold > 0 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
+			slot_add(s, &s->err, ts, s->p.error_threshold, obs_end);
 		if (s->p.has_latency && !PG_ARGISNULL(5))
 		{
 			double		lat = PG_GETARG_FLOAT8(5);
 
-			bits |= DRV_LAT;
+			slot_add(s, &s->lat, ts, DRV_KEEP_ALL, obs_end);
 			/* NaN sorts above every number in PostgreSQL */
 			if (isnan(lat) || lat > s->p.latency_threshold)
-				bits |= DRV_SLOW;
+				slot_add(s, &s->slow, ts, DRV_KEEP_ALL, obs_end);
 		}
 		if (!PG_ARGISNULL(2))
 		{
 			text	   *b = PG_GETARG_TEXT_PP(2);
+			int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
-			bits |= DRV_BEH;
-			aux = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			slot_add(s, &s->behs[k].slot, ts, s->p.min_times, obs_end);
 		}
 	}
-
-	if (bits != 0 && drv_keep(s, ts, bits))
-		drv_append(s, ts, bits, aux);
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(s);
 }
 
@@ -535,16 +800,26 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
+/* Add src's timestamps before bound to the slot d of state s. */
+static void
+slot_merge(DrvState *s, DrvSlot *d, const DrvSlot *src, int32 keep, int64 bound)
+{
+	const int64 *x = slot_cdata(src);
+	int32		i;
+
+	for (i = 0; i < src->n && x[i] < bound; i++)
+		slot_add(s, d, x[i], keep, bound);
+}
+
 /*
- * Add src's first event, outcome times, names and records to dst (in the
- * current memory context).  Records are re-filtered against the merged
- * first event.
+ * Add src's first event, outcome times, behaviours and signals to dst (in
+ * the context of dst).  Timestamps are re-filtered against the merged first
+ * event.
  */
 static void
 drv_merge(DrvState *dst, const DrvState *src)
 {
-	uint32	   *map = NULL;
-	int64		i;
+	int64		obs_end;
 	int32		k;
 
 	drv_note_first(dst, src->first_ts);
@@ -552,31 +827,29 @@ drv_merge(DrvState *dst, const DrvState *src)
 		dst->min_outcome = src->min_outcome;
 	if (src->max_outcome > dst->max_outcome)
 		dst->max_outcome = src->max_outcome;
-	drv_prune(dst);
+	obs_end = drv_obs_end(dst);
 
-	if (src->nnames > 0)
+	slot_merge(dst, &dst->err, &src->err, Max(dst->p.error_threshold, 1), obs_end);
+	slot_merge(dst, &dst->lat, &src->lat, DRV_KEEP_ALL, obs_end);
+	slot_merge(dst, &dst->slow, &src->slow, DRV_KEEP_ALL, obs_end);
+	if (dst->p.ow_usec >= 0)
+		slot_merge(dst, &dst->out, &src->out, DRV_KEEP_ALL, drv_out_end(dst));
+	for (k = 0; k < src->nbehs; k++)
 	{
-		map = palloc(sizeof(uint32) * src->nnames);
-		for (k = 0; k < src->nnames; k++)
-			map[k] = drv_intern(dst, src->arena + src->names[k].off, src->names[k].len);
-	}
-	for (i = 0; i < src->ev.nevents; i++)
-	{
-		const AvEvent *e = &src->ev.events[i];
+		const DrvBeh *b = &src->behs[k];
+		int32		id;
 
-		if (drv_keep(dst, e->ts, e->bits))
-			drv_append(dst, e->ts, e->bits,
-					   (e->bits & DRV_BEH) ? map[e->aux] : 0);
+		if (b->slot.n == 0 || slot_cdata(&b->slot)[0] >= obs_end)
+			continue;
+		id = drv_intern(dst, src->arena + b->off, b->len);
+		slot_merge(dst, &dst->behs[id].slot, &b->slot, drv_beh_keep(dst), obs_end);
 	}
-	if (map)
-		pfree(map);
 }
 
 Datum
 apivalue_driver_features_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "driver_features_combine");
-	MemoryContext old;
 	DrvState   *s1 = PG_ARGISNULL(0) ? NULL : (DrvState *) PG_GETARG_POINTER(0);
 	DrvState   *s2 = PG_ARGISNULL(1) ? NULL : (DrvState *) PG_GETARG_POINTER(1);
 
@@ -586,13 +859,16 @@ apivalue_driver_features_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s1);
 	}
-	old = MemoryContextSwitchTo(aggctx);
 	if (s1 == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggctx);
+
 		s1 = drv_new(&s2->p);
+		MemoryContextSwitchTo(old);
+	}
 	else
 		params_must_match(&s1->p, &s2->p);
 	drv_merge(s1, s2);
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(s1);
 }
 
@@ -603,11 +879,24 @@ apivalue_driver_features_combine(PG_FUNCTION_ARGS)
  *		int64 obs_usec, ow_usec, as_of, float8 latency_threshold,
  *		int32 min_times, error_threshold,
  *		int64 first_ts, min_outcome, max_outcome,
- *		int32 nnames, then per name int32 length and bytes,
- *		then the records (event_buffer form).
- * Records already outside the window are pruned first.
+ *		int32 nbehs, then per behaviour int32 length, the name's bytes,
+ *		int32 n and n int64 timestamps,
+ *		then the error, latency, slow and outcome slots (int32 n, n int64).
+ * Only timestamps that can still count are written.
  */
 #define DRV_PUT(p, v) (memcpy((p), &(v), sizeof(v)), (p) += sizeof(v))
+
+static char *
+slot_put(char *p, const DrvSlot *sl, int32 n)
+{
+	DRV_PUT(p, n);
+	if (n > 0)
+	{
+		memcpy(p, slot_cdata(sl), sizeof(int64) * n);
+		p += sizeof(int64) * n;
+	}
+	return p;
+}
 
 Datum
 apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
@@ -617,15 +906,33 @@ apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
 	bytea	   *out;
 	char	   *p;
 	uint8		hdr[4];
+	int64		obs_end;
+	int64		out_end;
+	int32		n_err,
+				n_lat,
+				n_slow,
+				n_out;
 	int32		k;
 
 	(void) agg_context(fcinfo, "driver_features_serialize");
-	drv_prune(s);
+	obs_end = drv_obs_end(s);
+	out_end = s->p.ow_usec >= 0 ? drv_out_end(s) : PG_INT64_MIN;
+	n_err = slot_count_before(&s->err, obs_end);
+	n_lat = slot_count_before(&s->lat, obs_end);
+	n_slow = slot_count_before(&s->slow, obs_end);
+	n_out = slot_count_before(&s->out, out_end);
 
 	size = VARHDRSZ + sizeof(hdr) + 3 * sizeof(int64) + sizeof(double) +
 		2 * sizeof(int32) + 3 * sizeof(int64) + sizeof(int32) +
-		(Size) s->nnames * sizeof(int32) + s->arena_len +
-		av_events_serialized_size(&s->ev);
+		s->arena_len + 4 * sizeof(int32) +
+		sizeof(int64) * ((Size) n_err + n_lat + n_slow + n_out);
+	for (k = 0; k < s->nbehs; k++)
+		size += 2 * sizeof(int32) +
+			sizeof(int64) * slot_count_before(&s->behs[k].slot, obs_end);
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("apivalue driver_features state of %zu bytes is too large to serialize", size)));
 	out = palloc(size);
 	SET_VARSIZE(out, size);
 	p = VARDATA(out);
@@ -645,16 +952,21 @@ apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
 	DRV_PUT(p, s->first_ts);
 	DRV_PUT(p, s->min_outcome);
 	DRV_PUT(p, s->max_outcome);
-	DRV_PUT(p, s->nnames);
-	for (k = 0; k < s->nnames; k++)
+	DRV_PUT(p, s->nbehs);
+	for (k = 0; k < s->nbehs; k++)
 	{
-		int32		len = (int32) s->names[k].len;
+		const DrvBeh *b = &s->behs[k];
+		int32		len = (int32) b->len;
 
 		DRV_PUT(p, len);
-		memcpy(p, s->arena + s->names[k].off, len);
+		memcpy(p, s->arena + b->off, len);
 		p += len;
+		p = slot_put(p, &b->slot, slot_count_before(&b->slot, obs_end));
 	}
-	p = av_events_serialize(&s->ev, p);
+	p = slot_put(p, &s->err, n_err);
+	p = slot_put(p, &s->lat, n_lat);
+	p = slot_put(p, &s->slow, n_slow);
+	p = slot_put(p, &s->out, n_out);
 	Assert(p == (char *) out + size);
 
 	PG_RETURN_BYTEA_P(out);
@@ -677,22 +989,71 @@ drv_get(const char *p, const char *end, void *dst, Size n)
 	return p + n;
 }
 
+/*
+ * Read a serialized slot into the slot d of s (which may already hold
+ * timestamps: a forged state may repeat a name), checking the count against
+ * the bytes left and every timestamp against the first event.
+ */
+static const char *
+slot_get(DrvState *s, int32 slotno, const char *p, const char *end,
+		 int32 keep, int64 bound)
+{
+	int32		n;
+	int32		i;
+
+	p = drv_get(p, end, &n, sizeof(int32));
+	if (n < 0 || (Size) n > (Size) (end - p) / sizeof(int64))
+		bad_state("timestamp count exceeds the data");
+	for (i = 0; i < n; i++)
+	{
+		int64		ts;
+		DrvSlot    *d;
+
+		memcpy(&ts, p, sizeof(int64));
+		p += sizeof(int64);
+		if (s->first_ts == PG_INT64_MAX || ts < s->first_ts)
+			bad_state("record before the first event");
+		if (ts >= bound)
+			continue;
+		/* the slot's address is taken anew: interning may move behaviours */
+		switch (slotno)
+		{
+			case -1:
+				d = &s->err;
+				break;
+			case -2:
+				d = &s->lat;
+				break;
+			case -3:
+				d = &s->slow;
+				break;
+			case -4:
+				d = &s->out;
+				break;
+			default:
+				d = &s->behs[slotno].slot;
+				break;
+		}
+		slot_add(s, d, ts, keep, bound);
+	}
+	return p;
+}
+
 Datum
 apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggctx = agg_context(fcinfo, "driver_features_deserialize");
-	MemoryContext old;
 	bytea	   *in = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(in);
 	const char *end = p + VARSIZE_ANY_EXHDR(in);
 	uint8		hdr[4];
 	DrvParams	prm;
 	DrvState   *s;
-	int32		nnames;
-	uint32	   *map = NULL;
+	int32		nbehs;
 	int32		k;
-	int64		i;
+	int64		obs_end;
+	int64		out_end;
 
+	(void) agg_context(fcinfo, "driver_features_deserialize");
 	memset(&prm, 0, sizeof(prm));
 	p = drv_get(p, end, hdr, sizeof(hdr));
 	if (hdr[0] != DRV_SERIAL_VERSION)
@@ -712,54 +1073,39 @@ apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 		prm.min_times < 1 || prm.error_threshold < 0)
 		bad_state("invalid options");
 
-	old = MemoryContextSwitchTo(aggctx);
+	/*
+	 * The state lives in the current (per-input-row) context: the combine
+	 * function copies what it needs into the group's state.
+	 */
 	s = drv_new(&prm);
 	p = drv_get(p, end, &s->first_ts, sizeof(int64));
 	p = drv_get(p, end, &s->min_outcome, sizeof(int64));
 	p = drv_get(p, end, &s->max_outcome, sizeof(int64));
-	p = drv_get(p, end, &nnames, sizeof(int32));
-	if (nnames < 0 || (Size) nnames > (Size) (end - p) / sizeof(int32))
-		bad_state("name count exceeds the data");
-	if (nnames > 0)
-		map = palloc(sizeof(uint32) * nnames);
-	for (k = 0; k < nnames; k++)
+	obs_end = drv_obs_end(s);
+	out_end = s->p.ow_usec >= 0 ? drv_out_end(s) : PG_INT64_MIN;
+
+	p = drv_get(p, end, &nbehs, sizeof(int32));
+	if (nbehs < 0 || (Size) nbehs > (Size) (end - p) / (2 * sizeof(int32)))
+		bad_state("behaviour count exceeds the data");
+	for (k = 0; k < nbehs; k++)
 	{
 		int32		len;
+		int32		id;
 
 		p = drv_get(p, end, &len, sizeof(int32));
 		if (len < 0 || len > end - p)
 			bad_state("name length exceeds the data");
 		/* interning also collapses duplicate names of a forged state */
-		map[k] = drv_intern(s, p, len);
+		id = drv_intern(s, p, len);
 		p += len;
+		p = slot_get(s, id, p, end, drv_beh_keep(s), obs_end);
 	}
-	{
-		AvEventBuffer raw;
-
-		av_events_init(&raw);
-		p = av_events_deserialize(&raw, p, end);
-		if (p != end)
-			bad_state("trailing bytes");
-		for (i = 0; i < raw.nevents; i++)
-		{
-			AvEvent    *e = &raw.events[i];
-
-			if (e->bits & DRV_BEH)
-			{
-				if (e->aux >= (uint32) nnames)
-					bad_state("behaviour id out of range");
-				e->aux = map[e->aux];
-			}
-			if (s->first_ts == PG_INT64_MAX || e->ts < s->first_ts)
-				bad_state("record before the first event");
-			drv_append(s, e->ts, e->bits, e->aux);
-		}
-		if (raw.events)
-			pfree(raw.events);
-	}
-	if (map)
-		pfree(map);
-	MemoryContextSwitchTo(old);
+	p = slot_get(s, -1, p, end, Max(s->p.error_threshold, 1), obs_end);
+	p = slot_get(s, -2, p, end, DRV_KEEP_ALL, obs_end);
+	p = slot_get(s, -3, p, end, DRV_KEEP_ALL, obs_end);
+	p = slot_get(s, -4, p, end, DRV_KEEP_ALL, out_end);
+	if (p != end)
+		bad_state("trailing bytes");
 	PG_RETURN_POINTER(s);
 }
 
@@ -768,39 +1114,19 @@ apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-/* Events per behaviour id within [first, first + observation). */
-static int64 *
-drv_window_counts(const DrvState *s, int64 obs_end,
-				  int64 *errors, int64 *lat_n, int64 *slow_n)
+/* Does the slot hold at least k timestamps before bound? */
+static inline bool
+slot_at_least(const DrvSlot *sl, int32 k, int64 bound)
 {
-	int64	   *counts = palloc0(sizeof(int64) * Max(s->nnames, 1));
-	int64		i;
-
-	*errors = *lat_n = *slow_n = 0;
-	for (i = 0; i < s->ev.nevents; i++)
-	{
-		const AvEvent *e = &s->ev.events[i];
-
-		if (e->ts >= obs_end)
-			continue;
-		if (e->bits & DRV_BEH)
-			counts[e->aux]++;
-		if (e->bits & DRV_ERR)
-			(*errors)++;
-		if (e->bits & DRV_LAT)
-			(*lat_n)++;
-		if (e->bits & DRV_SLOW)
-			(*slow_n)++;
-	}
-	return counts;
+	return sl->n >= k && slot_cdata(sl)[k - 1] < bound;
 }
 
 static int
 name_cmp(const void *a, const void *b, void *arg)
 {
 	const DrvState *s = (const DrvState *) arg;
-	const DrvName *x = &s->names[*(const int32 *) a];
-	const DrvName *y = &s->names[*(const int32 *) b];
+	const DrvBeh *x = &s->behs[*(const int32 *) a];
+	const DrvBeh *y = &s->behs[*(const int32 *) b];
 	int			r = memcmp(s->arena + x->off, s->arena + y->off, Min(x->len, y->len));
 
 	if (r != 0)
@@ -818,29 +1144,27 @@ apivalue_behavior_counts_final(PG_FUNCTION_ARGS)
 	DrvState   *s = PG_ARGISNULL(0) ? NULL : (DrvState *) PG_GETARG_POINTER(0);
 	JsonbParseState *js = NULL;
 	JsonbValue *res;
-	int64	   *counts;
-	int64		errors,
-				lat_n,
-				slow_n;
+	int64		obs_end;
 	int32		k;
 
 	if (s == NULL || s->first_ts == PG_INT64_MAX)
 		PG_RETURN_NULL();
-	counts = drv_window_counts(s, sat_add(s->first_ts, s->p.obs_usec),
-							   &errors, &lat_n, &slow_n);
+	obs_end = drv_obs_end(s);
 	pushJsonbValue(&js, WJB_BEGIN_OBJECT, NULL);
-	for (k = 0; k < s->nnames; k++)
+	for (k = 0; k < s->nbehs; k++)
 	{
+		const DrvBeh *b = &s->behs[k];
+		int32		count = slot_count_before(&b->slot, obs_end);
 		JsonbValue	key,
 					val;
 
-		if (counts[k] == 0)
+		if (count == 0)
 			continue;
 		key.type = jbvString;
-		key.val.string.len = s->names[k].len;
-		key.val.string.val = s->arena + s->names[k].off;
+		key.val.string.len = b->len;
+		key.val.string.val = s->arena + b->off;
 		val.type = jbvNumeric;
-		val.val.numeric = int64_to_numeric(counts[k]);
+		val.val.numeric = int64_to_numeric(count);
 		pushJsonbValue(&js, WJB_KEY, &key);
 		pushJsonbValue(&js, WJB_VALUE, &val);
 	}
@@ -865,6 +1189,62 @@ apivalue_behavior_counts_final(PG_FUNCTION_ARGS)
  * window) short, or, with exclude_early_outcome, when the outcome already
  * held inside the observation window.
  */
+/*
+ * The behaviours done at least min_times times before obs_end, in byte
+ * order, as a text[] built in one allocation.
+ */
+static ArrayType *
+drv_behavior_array(const DrvState *s, int64 obs_end)
+{
+	int32		ids_buf[16];
+	int32	   *ids;
+	int32		nids = 0;
+	int32		k;
+	Size		nbytes = 0;
+	Size		size;
+	ArrayType  *arr;
+	char	   *p;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	ids = s->nbehs <= (int32) lengthof(ids_buf) ? ids_buf : palloc(sizeof(int32) * s->nbehs);
+	for (k = 0; k < s->nbehs; k++)
+		if (slot_at_least(&s->behs[k].slot, s->p.min_times, obs_end))
+		{
+			ids[nids++] = k;
+			nbytes += INTALIGN(VARHDRSZ + s->behs[k].len);
+		}
+	if (nids == 0)
+		return construct_empty_array(TEXTOID);
+	if (nids > 1)
+		qsort_arg(ids, nids, sizeof(int32), name_cmp, (void *) s);
+
+	size = ARR_OVERHEAD_NONULLS(1) + nbytes;
+	if (!AllocSizeIsValid(size))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("array size exceeds the maximum allowed (%d)", (int) MaxAllocSize)));
+	arr = (ArrayType *) palloc0(size);
+	SET_VARSIZE(arr, size);
+	arr->ndim = 1;
+	arr->dataoffset = 0;
+	arr->elemtype = TEXTOID;
+	dims[0] = nids;
+	memcpy(ARR_DIMS(arr), dims, sizeof(dims));
+	memcpy(ARR_LBOUND(arr), lbs, sizeof(lbs));
+	p = ARR_DATA_PTR(arr);
+	for (k = 0; k < nids; k++)
+	{
+		const DrvBeh *b = &s->behs[ids[k]];
+
+		SET_VARSIZE(p, VARHDRSZ + b->len);
+		memcpy(VARDATA(p), s->arena + b->off, b->len);
+		p += INTALIGN(VARHDRSZ + b->len);
+	}
+	Assert(p == (char *) arr + size);
+	return arr;
+}
+
 Datum
 apivalue_driver_features_final(PG_FUNCTION_ARGS)
 {
@@ -874,25 +1254,28 @@ apivalue_driver_features_final(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 	int64		obs_end,
 				out_end;
-	int64	   *counts;
-	int64		errors,
-				lat_n,
-				slow_n;
-	int32	   *ids;
-	int32		nids = 0;
-	int32		k;
-	Datum	   *elems;
-	bool		outcome = false;
+	bool		outcome;
 
 	if (s == NULL || s->first_ts == PG_INT64_MAX)
 		PG_RETURN_NULL();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record")));
-	tupdesc = BlessTupleDesc(tupdesc);
 
-	obs_end = sat_add(s->first_ts, s->p.obs_usec);
+	/* the blessed result descriptor, looked up once per call site */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function returning record called in context that cannot accept type record")));
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
+
+	obs_end = drv_obs_end(s);
 	out_end = s->p.ow_usec >= 0 ? sat_add(obs_end, s->p.ow_usec) : PG_INT64_MAX;
 
 	/* censored: the data end before the user's windows do */
@@ -905,41 +1288,20 @@ apivalue_driver_features_final(PG_FUNCTION_ARGS)
 	if (s->p.ow_usec < 0)
 		outcome = s->max_outcome >= obs_end;
 	else
-	{
-		int64		i;
+		outcome = slot_count_before(&s->out, out_end) > slot_count_before(&s->out, obs_end);
 
-		for (i = 0; i < s->ev.nevents && !outcome; i++)
-		{
-			const AvEvent *e = &s->ev.events[i];
-
-			if ((e->bits & DRV_OUT) && e->ts >= obs_end && e->ts < out_end)
-				outcome = true;
-		}
-	}
-
-	counts = drv_window_counts(s, obs_end, &errors, &lat_n, &slow_n);
-	ids = palloc(sizeof(int32) * Max(s->nnames, 1));
-	for (k = 0; k < s->nnames; k++)
-		if (counts[k] >= s->p.min_times)
-			ids[nids++] = k;
-	qsort_arg(ids, nids, sizeof(int32), name_cmp, s);
-	elems = palloc(sizeof(Datum) * Max(nids, 1));
-	for (k = 0; k < nids; k++)
-	{
-		const DrvName *nm = &s->names[ids[k]];
-
-		elems[k] = PointerGetDatum(cstring_to_text_with_len(s->arena + nm->off, nm->len));
-	}
-	values[0] = PointerGetDatum(construct_array(elems, nids, TEXTOID, -1, false, TYPALIGN_INT));
+	values[0] = PointerGetDatum(drv_behavior_array(s, obs_end));
 
 	if (s->p.error_threshold > 0)
-		values[1] = BoolGetDatum(errors >= s->p.error_threshold);
+		values[1] = BoolGetDatum(slot_at_least(&s->err, s->p.error_threshold, obs_end));
 	else
 		nulls[1] = true;
 
 	if (s->p.has_latency)
 	{
 		/* the row percentile_disc(0.95) picks, computed as PostgreSQL does */
+		int64		lat_n = slot_count_before(&s->lat, obs_end);
+		int64		slow_n = slot_count_before(&s->slow, obs_end);
 		int64		rownum = (int64) ceil(0.95 * (double) lat_n);
 
 		values[2] = BoolGetDatum(lat_n > 0 && lat_n - slow_n < rownum);
