@@ -553,9 +553,13 @@ apivalue_clock_skew_summary_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	if (!quality_work_arg(fcinfo, 0, QUALITY_WORK_SKEW))
-		PG_RETURN_DATUM(PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0))));
-	/* Store sorted, so readers of the stored summary need not sort. */
+
+	/*
+	 * Store sorted, so readers of the stored summary need not sort.  A flat
+	 * value (a combine that kept its first input as it came, as on a Citus
+	 * coordinator) may carry its "sorted" flag unset: it is sorted here too,
+	 * so a summary has one stored form whatever plan made it.
+	 */
 	skew_raw_view(PG_GETARG_DATUM(0), &v);
 	PG_RETURN_POINTER(skew_flat_from_view(&v, true));
 }
