@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage layer (make target / CI): builds a copy of the work tree with
-# --coverage, installs it, runs the pg_regress suite and a short garden in a
+# --coverage, installs it, runs the pg_regress suite (serial, then with parallel
+# plans forced) and a short garden in a
 # throw-away cluster, and reports line coverage of src/*.c with gcov (lcov
 # summary too when lcov is installed).  Reports only: it fails when the build
 # or the suite fails, or when COVERAGE_MIN (default 0; the target is 85) is
@@ -41,6 +42,11 @@ pg_virtualenv -t -o max_parallel_workers_per_gather=0 bash -c '
   rc=0
   make -s -C "$BUILD" installcheck REGRESS_OPTS="--inputdir=test --outputdir=$OUT/regress" \
     >"$OUT/regress.log" 2>&1 || rc=$?
+  # Again with parallel plans forced, as scripts/test.sh runs the suite: the
+  # partial-aggregate paths (combine, serialize, deserialize) count too.
+  PGOPTIONS="-c max_parallel_workers_per_gather=2 -c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 -c parallel_leader_participation=off" \
+    make -s -C "$BUILD" installcheck REGRESS_OPTS="--inputdir=test --outputdir=$OUT/regress-parallel" \
+    >"$OUT/regress-parallel.log" 2>&1 || rc=$?
   psql -X -q -c "CREATE EXTENSION IF NOT EXISTS apivalue" >/dev/null
   (cd "$ROOT" && python3 test/garden/garden.py --out "$OUT/garden" --max-per-function 40 --budget-s 120) \
     >"$OUT/garden.log" 2>&1 || true
