@@ -135,3 +135,19 @@ SELECT * FROM avtest.diff(
           FROM qs_near) x
     GROUP BY dev$$);
 DROP TABLE qs_near;
+
+-- A summary has one stored form whatever the plan: a flat value whose
+-- "sorted" flag is unset (as a combine that keeps its first input hands it
+-- on, e.g. on a Citus coordinator) comes out of rollup sorted and flagged,
+-- byte for byte the summary the aggregate stores.
+CREATE TABLE qs_form AS
+SELECT apivalue.clock_skew_summary(ts, ts - interval '3 s' * (g % 7),
+                                   ts + interval '1 s' * ((g * 37) % 11)) AS s
+FROM (SELECT g, timestamptz '2026-01-01' + g * interval '1 min' AS ts
+      FROM generate_series(1, 50) g) e;
+SELECT substr(s::text, 1, 6) AS stored_header,
+       (SELECT apivalue.rollup(v)
+        FROM (VALUES (overlay(s::text PLACING '00' FROM 5 FOR 2)::apivalue.clock_skew_summary)) t(v))::text
+         = s::text AS one_form
+FROM qs_form;
+DROP TABLE qs_form;
