@@ -29,16 +29,26 @@ else
 fi
 [ ${#cases[@]} -gt 0 ] || { echo "bench: no cases in $casedir" >&2; exit 2; }
 
-echo "bench: generating the sample data set, $users users (~$events events)"
-t0=$(date +%s%N)
-psqlq -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS apivalue' \
-      -f test/data/sample.sql -c "SELECT sample.generate(users => $users)" >/dev/null
-t1=$(date +%s%N)
-psqlq -c 'VACUUM ANALYZE sample.events' >/dev/null
-t2=$(date +%s%N)
-rows=$(psqlq -c 'SELECT count(*) FROM sample.events')
-size=$(psqlq -c "SELECT pg_size_pretty(pg_table_size('sample.events'))")
-echo "bench: $rows rows ($size), generated in $(( (t1 - t0) / 1000000 )) ms, vacuum analyze $(( (t2 - t1) / 1000000 )) ms"
+# AV_BENCH_REUSE=1 (test/scale/bench_growth.sh): a cluster that already
+# holds the data set is benchmarked as it is; AV_BENCH_GENERATE_ONLY=1:
+# load the data set and stop.
+if [ "${AV_BENCH_REUSE:-0}" = 1 ] &&
+   [ "$(psqlq -c "SELECT to_regclass('sample.events') IS NOT NULL")" = t ]; then
+  rows=$(psqlq -c 'SELECT count(*) FROM sample.events')
+  echo "bench: reusing the cluster's data set, $rows rows"
+else
+  echo "bench: generating the sample data set, $users users (~$events events)"
+  t0=$(date +%s%N)
+  psqlq -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS apivalue' \
+        -f test/data/sample.sql -c "SELECT sample.generate(users => $users)" >/dev/null
+  t1=$(date +%s%N)
+  psqlq -c 'VACUUM ANALYZE sample.events' >/dev/null
+  t2=$(date +%s%N)
+  rows=$(psqlq -c 'SELECT count(*) FROM sample.events')
+  size=$(psqlq -c "SELECT pg_size_pretty(pg_table_size('sample.events'))")
+  echo "bench: $rows rows ($size), generated in $(( (t1 - t0) / 1000000 )) ms, vacuum analyze $(( (t2 - t1) / 1000000 )) ms"
+fi
+[ "${AV_BENCH_GENERATE_ONLY:-0}" = 1 ] && exit 0
 
 floor_default='SELECT user_id, min(ts), max(ts) FROM sample.events GROUP BY user_id'
 
