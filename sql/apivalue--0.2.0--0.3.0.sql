@@ -5,3 +5,146 @@
 -- naming the branch); test/layers/upgrade.sh checks that ALTER EXTENSION
 -- apivalue UPDATE yields exactly the objects of a fresh 0.3.0 install.
 \echo Use "ALTER EXTENSION apivalue UPDATE TO '0.3.0'" to load this file. \quit
+
+-- branch retention3: time_to_first_value declares its state size (a
+-- TtfvState chunk, 80 bytes) so the planner hashes many users instead of
+-- sorting for lack of (assumed 8 kB per group) hash memory.
+UPDATE pg_catalog.pg_aggregate SET aggtransspace = 80
+WHERE aggfnoid = 'apivalue.time_to_first_value(timestamptz, boolean, boolean)'::regprocedure;
+UPDATE pg_catalog.pg_aggregate SET aggtransspace = 80
+WHERE aggfnoid = 'apivalue.time_to_first_value(timestamptz, boolean, boolean, interval)'::regprocedure;
+
+-- branch retention3: cohort_retention groups per cohort on the cohort period
+-- alone when there is no segment column.
+CREATE OR REPLACE FUNCTION apivalue.cohort_retention(
+  events regclass, user_column text, time_column text,
+  period text DEFAULT 'week',
+  periods integer DEFAULT 12,
+  mode text DEFAULT 'classic',
+  start_condition text DEFAULT NULL,
+  return_condition text DEFAULT NULL,
+  segment_column text DEFAULT NULL,
+  time_zone text DEFAULT 'UTC',
+  locale text DEFAULT NULL,
+  since timestamptz DEFAULT NULL,
+  until timestamptz DEFAULT NULL,
+  brackets int4range[] DEFAULT NULL)
+RETURNS TABLE (segment text, cohort_start timestamptz, cohort_size bigint,
+               period_number integer, retained_users bigint, retention_rate float8)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+  u text := apivalue._column(events, user_column, 'user column');
+  t text := apivalue._column(events, time_column, 'time column', '{timestamptz}');
+  s text := 'true';
+  r text := 'true';
+  g text := 'NULL::text';
+  gsel text := 'NULL::text';
+  ggrp text := '2';
+  w text := '';
+  horizon integer := periods;
+  lows integer[];
+  q text;
+BEGIN
+  IF period IS NULL OR time_zone IS NULL OR mode IS NULL OR periods IS NULL THEN
+    RAISE EXCEPTION 'period, periods, mode and time_zone must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF periods < 0 OR periods > 10000 THEN
+    RAISE EXCEPTION 'periods must be between 0 and 10000, got %', periods USING ERRCODE = '22023';
+  END IF;
+  IF mode = 'bracket' THEN
+    -- validates the brackets (non-empty, bounded, from period 1)
+    PERFORM apivalue.retention_by_mode('{0}', mode, brackets);
+    SELECT max(upper(b)) - 1, array_agg(lower(b) ORDER BY o)
+      INTO horizon, lows FROM unnest(brackets) WITH ORDINALITY AS x(b, o);
+  ELSE
+    IF brackets IS NOT NULL THEN
+      RAISE EXCEPTION 'brackets are only used with mode "bracket"' USING ERRCODE = '22023';
+    END IF;
+    PERFORM apivalue.retention_by_mode('{0}', mode);
+  END IF;
+  PERFORM apivalue.period_start(now(), period, time_zone, locale);
+  IF start_condition IS NOT NULL THEN
+    s := apivalue._condition(events, start_condition, 'start condition') || ' IS TRUE';
+  END IF;
+  IF return_condition IS NOT NULL THEN
+    r := apivalue._condition(events, return_condition, 'return condition') || ' IS TRUE';
+  END IF;
+  IF segment_column IS NOT NULL THEN
+    -- the user's segment at their cohort event
+    g := format('apivalue.value_at_first(%s, %s, %s::text)', t, s,
+                apivalue._column(events, segment_column, 'segment column'));
+    gsel := 'g';
+    ggrp := '1, 2';
+  END IF;
+  IF since IS NOT NULL THEN w := w || format(' AND %s >= $5', t); END IF;
+  IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
+
+  -- Per user, in one aggregate pass: the cohort period, the latest period
+  -- seen (to report only periods that have begun), and the activity flags;
+  -- _retention_counts turns them into what the mode counts, a bigint[]
+  -- {1, then 1 or 0 per period (or bracket) k >= 1}, and one sum_arrays per
+  -- cohort gives {cohort size, retained users per period}.  Unbounded
+  -- retention needs activity past the horizon too, so it uses the user's
+  -- last active period instead of the bitmap: a run of ones up to it
+  -- (sum_arrays handles the ragged lengths).  Without a segment column the
+  -- per-cohort grouping is on the cohort period alone (a NULL text key
+  -- would make the sort of one row per user compare two keys per row).
+  IF mode IN ('unbounded', 'rolling') THEN
+    q := format($q$
+      WITH pu AS (
+        SELECT min(%2$s) FILTER (WHERE %3$s) AS cohort_ts,
+               max(%2$s) FILTER (WHERE %4$s) AS last_active,
+               max(%2$s) AS last_ts,
+               %5$s AS g
+        FROM %6$s
+        WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL %7$s
+        GROUP BY %1$s
+      ), u AS (
+        SELECT g, apivalue.period_index(cohort_ts, $2, $3, $4) AS ci,
+               apivalue.period_index(last_active, $2, $3, $4)
+                 - apivalue.period_index(cohort_ts, $2, $3, $4) AS last_n
+        FROM pu WHERE cohort_ts IS NOT NULL
+      ), lim AS (
+        SELECT apivalue.period_index(max(last_ts), $2, $3, $4) AS last_idx FROM pu
+      ), m AS (
+        SELECT %8$s AS g, ci, count(*) AS size,
+               apivalue.sum_arrays(CASE WHEN last_n >= 0 THEN array_fill(1, ARRAY[least(last_n, $1)::int + 1])
+                                        ELSE '{}'::int[] END) AS sums
+        FROM u GROUP BY %9$s
+      ) $q$, u, t, s, r, g, events, w, gsel, ggrp);
+  ELSE
+    -- No row filter but since/until: a NULL user is one group, dropped after
+    -- grouping (OFFSET 0 keeps that test out of the scan), and rows without
+    -- a time are skipped by the aggregate.  lim comes from the cohort groups
+    -- (users without a cohort event form the group ci = NULL).
+    q := format($q$
+      WITH mu AS (
+        SELECT %8$s AS g, ru[1] AS ci, max(ru[2]) AS last_idx,
+               apivalue.sum_arrays(apivalue._retention_counts(ru, $7, $8)) AS sums
+        FROM (SELECT %1$s AS uid,
+                     apivalue._retention_user(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS ru,
+                     %5$s AS g
+              FROM %6$s %7$s
+              GROUP BY %1$s
+              OFFSET 0) pu
+        WHERE uid IS NOT NULL
+        GROUP BY %9$s
+      ), lim AS (
+        SELECT max(last_idx) AS last_idx FROM mu
+      ), m AS (
+        SELECT g, ci, sums[1] AS size, sums FROM mu WHERE ci IS NOT NULL
+      ) $q$, u, t, s, r, g, events,
+      CASE WHEN w = '' THEN '' ELSE 'WHERE' || substr(w, 5) END, gsel, ggrp);
+  END IF;
+  q := q || $q$
+    SELECT m.g, apivalue.period_index_start(m.ci, $2, $3, $4), m.size,
+           (n - 1)::integer,
+           CASE WHEN n = 1 THEN m.size ELSE coalesce(m.sums[n], 0) END,
+           CASE WHEN n = 1 THEN 1.0::float8 ELSE coalesce(m.sums[n], 0)::float8 / m.size END
+    FROM m, lim, generate_series(1, coalesce(cardinality($9), $1) + 1) AS n
+    WHERE m.ci + (CASE WHEN n = 1 THEN 0 WHEN $9 IS NULL THEN n - 1 ELSE ($9)[n - 1] END) <= lim.last_idx
+    ORDER BY 1, 2, 4 $q$;
+  RETURN QUERY EXECUTE q USING horizon, period, time_zone, locale, since, until, mode, brackets, lows;
+END
+$fn$;

@@ -124,6 +124,8 @@ DECLARE
   s text := 'true';
   r text := 'true';
   g text := 'NULL::text';
+  gsel text := 'NULL::text';
+  ggrp text := '2';
   w text := '';
   horizon integer := periods;
   lows integer[];
@@ -157,6 +159,8 @@ BEGIN
     -- the user's segment at their cohort event
     g := format('apivalue.value_at_first(%s, %s, %s::text)', t, s,
                 apivalue._column(events, segment_column, 'segment column'));
+    gsel := 'g';
+    ggrp := '1, 2';
   END IF;
   IF since IS NOT NULL THEN w := w || format(' AND %s >= $5', t); END IF;
   IF until IS NOT NULL THEN w := w || format(' AND %s < $6', t); END IF;
@@ -168,7 +172,9 @@ BEGIN
   -- cohort gives {cohort size, retained users per period}.  Unbounded
   -- retention needs activity past the horizon too, so it uses the user's
   -- last active period instead of the bitmap: a run of ones up to it
-  -- (sum_arrays handles the ragged lengths).
+  -- (sum_arrays handles the ragged lengths).  Without a segment column the
+  -- per-cohort grouping is on the cohort period alone (a NULL text key
+  -- would make the sort of one row per user compare two keys per row).
   IF mode IN ('unbounded', 'rolling') THEN
     q := format($q$
       WITH pu AS (
@@ -187,11 +193,11 @@ BEGIN
       ), lim AS (
         SELECT apivalue.period_index(max(last_ts), $2, $3, $4) AS last_idx FROM pu
       ), m AS (
-        SELECT g, ci, count(*) AS size,
+        SELECT %8$s AS g, ci, count(*) AS size,
                apivalue.sum_arrays(CASE WHEN last_n >= 0 THEN array_fill(1, ARRAY[least(last_n, $1)::int + 1])
                                         ELSE '{}'::int[] END) AS sums
-        FROM u GROUP BY 1, 2
-      ) $q$, u, t, s, r, g, events, w);
+        FROM u GROUP BY %9$s
+      ) $q$, u, t, s, r, g, events, w, gsel, ggrp);
   ELSE
     -- No row filter but since/until: a NULL user is one group, dropped after
     -- grouping (OFFSET 0 keeps that test out of the scan), and rows without
@@ -199,7 +205,7 @@ BEGIN
     -- (users without a cohort event form the group ci = NULL).
     q := format($q$
       WITH mu AS (
-        SELECT g, ru[1] AS ci, max(ru[2]) AS last_idx,
+        SELECT %8$s AS g, ru[1] AS ci, max(ru[2]) AS last_idx,
                apivalue.sum_arrays(apivalue._retention_counts(ru, $7, $8)) AS sums
         FROM (SELECT %1$s AS uid,
                      apivalue._retention_user(%2$s, %3$s, %4$s, $1, $2, $3, $4) AS ru,
@@ -208,13 +214,13 @@ BEGIN
               GROUP BY %1$s
               OFFSET 0) pu
         WHERE uid IS NOT NULL
-        GROUP BY 1, 2
+        GROUP BY %9$s
       ), lim AS (
         SELECT max(last_idx) AS last_idx FROM mu
       ), m AS (
         SELECT g, ci, sums[1] AS size, sums FROM mu WHERE ci IS NOT NULL
       ) $q$, u, t, s, r, g, events,
-      CASE WHEN w = '' THEN '' ELSE 'WHERE' || substr(w, 5) END);
+      CASE WHEN w = '' THEN '' ELSE 'WHERE' || substr(w, 5) END, gsel, ggrp);
   END IF;
   q := q || $q$
     SELECT m.g, apivalue.period_index_start(m.ci, $2, $3, $4), m.size,

@@ -27,7 +27,7 @@ COMMENT ON FUNCTION apivalue._ttfv_deserialize(bytea, internal) IS 'internal: ti
 COMMENT ON FUNCTION apivalue._ttfv_final(internal) IS 'internal: time_to_first_value final';
 
 CREATE AGGREGATE apivalue.time_to_first_value(ts timestamptz, is_start boolean, is_value boolean) (
-  SFUNC = apivalue._ttfv_accum, STYPE = internal,
+  SFUNC = apivalue._ttfv_accum, STYPE = internal, SSPACE = 80,
   COMBINEFUNC = apivalue._ttfv_combine,
   SERIALFUNC = apivalue._ttfv_serialize, DESERIALFUNC = apivalue._ttfv_deserialize,
   FINALFUNC = apivalue._ttfv_final,
@@ -35,7 +35,7 @@ CREATE AGGREGATE apivalue.time_to_first_value(ts timestamptz, is_start boolean, 
 );
 CREATE AGGREGATE apivalue.time_to_first_value(ts timestamptz, is_start boolean, is_value boolean,
                                               within interval) (
-  SFUNC = apivalue._ttfv_accum, STYPE = internal,
+  SFUNC = apivalue._ttfv_accum, STYPE = internal, SSPACE = 80,
   COMBINEFUNC = apivalue._ttfv_combine,
   SERIALFUNC = apivalue._ttfv_serialize, DESERIALFUNC = apivalue._ttfv_deserialize,
   FINALFUNC = apivalue._ttfv_final,
