@@ -10,12 +10,16 @@
  * in (fingerprint, ts) order is within tolerance, so the state keeps every
  * (fingerprint, ts), sorts once when read and compares neighbours.
  *
- * Fingerprints are compared exactly: each record holds a 64-bit hash (to
- * sort and compare fast) and the fingerprint's bytes in an arena, which
- * break hash ties.  A row appends a 24-byte record and its bytes to two
- * arrays in one working state (quality_common.h: the records, then the
- * arena, then free room), in place with no palloc of its own; the state
- * doubles when either array is full.
+ * Fingerprints are compared exactly (64-bit hash, then length and bytes).
+ * During aggregation the working state (quality_common.h; layout below,
+ * DupWork) keeps each distinct fingerprint once, in an open-addressing
+ * table inside the state, and per row only its time and fingerprint number
+ * (16 bytes), appended in place with no palloc of its own; a full part of
+ * the state doubles.  The final function distributes the times by
+ * fingerprint number (a counting sort), sorts each fingerprint's times and
+ * compares neighbours.  Stored values use the flat form below (a record
+ * per row with the fingerprint's hash and bytes, records sharing bytes),
+ * written from the working state when a state is output or sent.
  *
  * Flat form (SQL type apivalue.near_duplicate_state):
  *	 int32 vl_len_, uint8 version, uint8[3] unused, int32 n, int64 tolerance,
