@@ -33,9 +33,10 @@
  *
  * behavior_counts (every count in the window) keeps every behaviour
  * timestamp still inside the running window.  Memory per user is thus about
- * 40 bytes per distinct behaviour of the first days plus a 256-byte header
- * with the default options, and bounded by the rows of the observation (and
- * outcome) window otherwise, never by the user's history.
+ * 32 bytes per distinct behaviour of the first days plus a 208-byte header
+ * with the default options (the names are kept once per call site, not per
+ * user), and bounded by the rows of the observation (and outcome) window
+ * otherwise, never by the user's history.
  *
  * Behaviour names are interned once per call site, not per user: each
  * transition, combine and deserialize function keeps a dictionary of the
@@ -164,23 +165,29 @@ typedef struct DrvBeh
 	int32		id;
 } DrvBeh;
 
+/*
+ * A user's state.  What every row reads comes first (64 bytes, about one
+ * cache line: over many users each row's state is a cache miss); the
+ * transition function reads the options from its call site's cache, not
+ * from here.
+ */
 typedef struct DrvState
 {
-	DrvParams	p;
 	int64		first_ts;		/* INT64_MAX until a row arrives */
 	int64		min_outcome;	/* INT64_MAX: no outcome event */
 	int64		max_outcome;	/* INT64_MIN: no outcome event */
-	DrvSlot		err;			/* server errors in the window, keep error_threshold */
-	DrvSlot		lat;			/* rows with a latency in the window, keep all */
-	DrvSlot		slow;			/* rows above the latency threshold, keep all */
-	DrvSlot		out;			/* outcome rows, only with an outcome window, keep all */
-	DrvDict    *dict;			/* the names of behs[].id */
 	DrvBeh	   *behs;
 	int32		nbehs;
 	int32		behs_cap;
 	int32		last;			/* the behaviour of the previous row, -1: none */
 	int32		index_cap;		/* 0, or a power of two */
 	int32	   *index;			/* behs position + 1 by name id, 0 = empty */
+	DrvDict    *dict;			/* the names of behs[].id */
+	DrvSlot		err;			/* server errors in the window, keep error_threshold */
+	DrvSlot		lat;			/* rows with a latency in the window, keep all */
+	DrvSlot		slow;			/* rows above the latency threshold, keep all */
+	DrvSlot		out;			/* outcome rows, only with an outcome window, keep all */
+	DrvParams	p;
 } DrvState;
 
 /* ------------------------------------------------------------------------
@@ -795,6 +802,21 @@ drv_parse_features(FunctionCallInfo fcinfo, DrvParams *p)
 }
 
 /*
+ * A text argument, detoasted only when compressed or out of line (as
+ * PG_GETARG_TEXT_PP, without a function call per row for the usual short
+ * inline value).
+ */
+static inline text *
+drv_text_arg(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = pg_detoast_datum_packed(v);
+	return (text *) v;
+}
+
+/*
  * The group's state, created in the aggregate context on its first row, its
  * names in the call site's dictionary (drv_options made the cache).
  */
@@ -842,10 +864,10 @@ apivalue_behavior_counts_accum(PG_FUNCTION_ARGS)
 	s = drv_state(fcinfo, s, p, cached, "behavior_counts");
 
 	drv_note_first(s, ts);
-	obs_end = drv_obs_end(s);
+	obs_end = sat_add(s->first_ts, p->obs_usec);
 	if (!PG_ARGISNULL(2) && ts < obs_end)
 	{
-		text	   *b = PG_GETARG_TEXT_PP(2);
+		text	   *b = drv_text_arg(PG_GETARG_DATUM(2));
 		int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
 		slot_add(s, &s->behs[k].slot, ts, DRV_KEEP_ALL, obs_end);
@@ -887,10 +909,11 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
 	s = drv_state(fcinfo, s, p, cached, "driver_features");
 
-	if (ts >= s->p.as_of)
+	/* p equals s->p (cached, or checked): the state's copy is not read */
+	if (ts >= p->as_of)
 		PG_RETURN_POINTER(s);	/* after the cut-off: as if the row did not exist */
 	drv_note_first(s, ts);
-	obs_end = drv_obs_end(s);
+	obs_end = sat_add(s->first_ts, p->obs_usec);
 
 	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
 	{
@@ -898,9 +921,9 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 			s->min_outcome = ts;
 		if (ts > s->max_outcome)
 			s->max_outcome = ts;
-		if (s->p.ow_usec >= 0)
+		if (p->ow_usec >= 0)
 		{
-			int64		out_end = drv_out_end(s);
+			int64		out_end = sat_add(obs_end, p->ow_usec);
 
 			if (ts < out_end)
 				slot_add(s, &s->out, ts, DRV_KEEP_ALL, out_end);
@@ -910,23 +933,23 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 	/* behaviour and experience only matter inside the (running) window */
 	if (ts < obs_end)
 	{
-		if (s->p.error_threshold > 0 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
-			slot_add(s, &s->err, ts, s->p.error_threshold, obs_end);
-		if (s->p.has_latency && !PG_ARGISNULL(5))
+		if (p->error_threshold > 0 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
+			slot_add(s, &s->err, ts, p->error_threshold, obs_end);
+		if (p->has_latency && !PG_ARGISNULL(5))
 		{
 			double		lat = PG_GETARG_FLOAT8(5);
 
 			slot_add(s, &s->lat, ts, DRV_KEEP_ALL, obs_end);
 			/* NaN sorts above every number in PostgreSQL */
-			if (isnan(lat) || lat > s->p.latency_threshold)
+			if (isnan(lat) || lat > p->latency_threshold)
 				slot_add(s, &s->slow, ts, DRV_KEEP_ALL, obs_end);
 		}
 		if (!PG_ARGISNULL(2))
 		{
-			text	   *b = PG_GETARG_TEXT_PP(2);
+			text	   *b = drv_text_arg(PG_GETARG_DATUM(2));
 			int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
-			slot_add(s, &s->behs[k].slot, ts, s->p.min_times, obs_end);
+			slot_add(s, &s->behs[k].slot, ts, p->min_times, obs_end);
 		}
 	}
 	PG_RETURN_POINTER(s);
