@@ -187,3 +187,15 @@ BEGIN
                                        format('%s::text, %s', k, t), ids);
   END IF;
 END $$;
+
+
+-- branch drivers3: realistic state sizes (SSPACE) for the per-user feature
+-- aggregates, so the planner no longer assumes 8 kB per user and keeps the
+-- in-memory hash aggregate over many users (CREATE AGGREGATE's SSPACE, which
+-- ALTER AGGREGATE cannot change).
+UPDATE pg_catalog.pg_aggregate SET aggtransspace = 1536
+ WHERE aggfnoid IN ('apivalue.behavior_counts(timestamptz, text, interval)'::regprocedure,
+                    'apivalue.behavior_counts(timestamp, text, interval)'::regprocedure);
+UPDATE pg_catalog.pg_aggregate SET aggtransspace = 1024
+ WHERE aggfnoid IN ('apivalue.driver_features(timestamptz, text, boolean, boolean, double precision, interval, interval, integer, integer, double precision, boolean, timestamptz)'::regprocedure,
+                    'apivalue.driver_features(timestamp, text, boolean, boolean, double precision, interval, interval, integer, integer, double precision, boolean, timestamp)'::regprocedure);

@@ -97,7 +97,12 @@ COMMENT ON FUNCTION apivalue.bh_qvalues(double precision[]) IS
 
 -- ---------------------------------------------------------------------------
 -- Per-user features: behavior_counts (for BI tools) and driver_features
--- (what value_drivers is built on).  One C state, src/drivers.c.
+-- (what value_drivers is built on).  One C state, src/drivers.c.  SSPACE is
+-- the state's typical size (a few hundred bytes to ~1.5 kB per user with a
+-- few dozen behaviours; behavior_counts keeps every timestamp of the
+-- window): without it the planner assumes 8 kB per group and, over many
+-- users, plans a sort or a spilling hash aggregate that the real states
+-- would not need.
 -- ---------------------------------------------------------------------------
 
 CREATE TYPE apivalue.driver_features_result AS (
@@ -149,6 +154,7 @@ COMMENT ON FUNCTION apivalue.behavior_counts_final(internal) IS
 CREATE AGGREGATE apivalue.behavior_counts(ts timestamptz, behavior text, observation interval) (
   SFUNC = apivalue.behavior_counts_accum,
   STYPE = internal,
+  SSPACE = 1536,
   FINALFUNC = apivalue.behavior_counts_final,
   COMBINEFUNC = apivalue.driver_features_combine,
   SERIALFUNC = apivalue.driver_features_serialize,
@@ -162,6 +168,7 @@ COMMENT ON AGGREGATE apivalue.behavior_counts(timestamptz, text, interval) IS
 CREATE AGGREGATE apivalue.behavior_counts(ts timestamp, behavior text, observation interval) (
   SFUNC = apivalue.behavior_counts_accum,
   STYPE = internal,
+  SSPACE = 1536,
   FINALFUNC = apivalue.behavior_counts_final,
   COMBINEFUNC = apivalue.driver_features_combine,
   SERIALFUNC = apivalue.driver_features_serialize,
@@ -205,6 +212,7 @@ CREATE AGGREGATE apivalue.driver_features(
     exclude_early_outcome boolean, as_of timestamptz) (
   SFUNC = apivalue.driver_features_accum,
   STYPE = internal,
+  SSPACE = 1024,
   FINALFUNC = apivalue.driver_features_final,
   COMBINEFUNC = apivalue.driver_features_combine,
   SERIALFUNC = apivalue.driver_features_serialize,
@@ -224,6 +232,7 @@ CREATE AGGREGATE apivalue.driver_features(
     exclude_early_outcome boolean, as_of timestamp) (
   SFUNC = apivalue.driver_features_accum,
   STYPE = internal,
+  SSPACE = 1024,
   FINALFUNC = apivalue.driver_features_final,
   COMBINEFUNC = apivalue.driver_features_combine,
   SERIALFUNC = apivalue.driver_features_serialize,

@@ -33,18 +33,24 @@
  *
  * behavior_counts (every count in the window) keeps every behaviour
  * timestamp still inside the running window.  Memory per user is thus about
- * 40 bytes per distinct behaviour of the first days plus a 256-byte header
- * with the default options, and bounded by the rows of the observation (and
- * outcome) window otherwise, never by the user's history.
+ * 32 bytes per distinct behaviour of the first days plus a 208-byte header
+ * with the default options (the names are kept once per call site, not per
+ * user), and bounded by the rows of the observation (and outcome) window
+ * otherwise, never by the user's history.
  *
- * Behaviour names are interned per state (the previous row's name is tried
- * first, without hashing; then a linear scan over a few names, an open
- * addressing index on hash_bytes over many), into a string arena, so a row
- * costs no allocation.  Options that are constants or query parameters are
- * parsed once per call site (fn_extra), not per row.  Serialized states carry
- * the names and the slots' timestamps still inside the window; deserialized
- * states live in the per-row context and the combine function copies them
- * into the group's state.  Windows are fixed lengths in microseconds (months
+ * Behaviour names are interned once per call site, not per user: each
+ * transition, combine and deserialize function keeps a dictionary of the
+ * names it has seen (in fn_extra, for the whole query: a string arena and an
+ * open addressing index on hash_bytes; the previous row's name is tried
+ * first, without hashing), and a state refers to its dictionary and keeps
+ * only the name ids of its behaviours (the previous row's id tried first,
+ * then a linear scan over a few, an index over many).  A row thus costs no
+ * allocation and touches no per-user string, and a user's state is small.
+ * Options that are constants or query parameters are parsed once per call
+ * site (fn_extra), not per row.  Serialized states carry the names and the
+ * slots' timestamps still inside the window; deserialized states live in
+ * the per-row context and the combine function copies them into the
+ * group's state, re-interning the names when the dictionaries differ.  Windows are fixed lengths in microseconds (months
  * of 30 days, days of 24 hours, as in window_funnel), so timestamp and
  * timestamptz behave alike and no time zone is involved.
  *
@@ -90,7 +96,7 @@ PG_FUNCTION_INFO_V1(apivalue_driver_features_deserialize);
 /* index capacity limit: 2^27 slots (512 MB), so at most 2^26 names */
 #define DRV_MAX_INDEX		(1 << 27)
 
-/* names are found by a linear scan up to this many, through an index above */
+/* a state finds its behaviours by a linear scan up to this many, an index above */
 #define DRV_LINEAR_NAMES	8
 
 /*
@@ -126,34 +132,62 @@ typedef struct DrvSlot
 	int32		cap;
 } DrvSlot;
 
-/* A behaviour: its name (in the arena) and its slot. */
+/* A name of a dictionary: its bytes in the dictionary's arena. */
+typedef struct DrvName
+{
+	uint32		hash;
+	uint32		len;
+	Size		off;
+} DrvName;
+
+/*
+ * The behaviour names one call site has seen, ids 0..nnames-1, for the
+ * whole query (allocated in fn_mcxt, which outlives the states).
+ */
+typedef struct DrvDict
+{
+	MemoryContext cxt;
+	DrvName    *names;
+	int32		nnames;
+	int32		names_cap;
+	int32		last;			/* the id of the previous lookup, -1: none */
+	int32		index_cap;		/* a power of two */
+	int32	   *index;			/* id + 1, 0 = empty slot */
+	char	   *arena;
+	Size		arena_len;
+	Size		arena_cap;
+} DrvDict;
+
+/* A behaviour of a state: its name id (in the state's dictionary) and slot. */
 typedef struct DrvBeh
 {
 	DrvSlot		slot;
-	uint32		hash;
-	uint32		len;
-	uint32		off;			/* into the arena */
+	int32		id;
 } DrvBeh;
 
+/*
+ * A user's state.  What every row reads comes first (64 bytes, about one
+ * cache line: over many users each row's state is a cache miss); the
+ * transition function reads the options from its call site's cache, not
+ * from here.
+ */
 typedef struct DrvState
 {
-	DrvParams	p;
 	int64		first_ts;		/* INT64_MAX until a row arrives */
 	int64		min_outcome;	/* INT64_MAX: no outcome event */
 	int64		max_outcome;	/* INT64_MIN: no outcome event */
-	DrvSlot		err;			/* server errors in the window, keep error_threshold */
-	DrvSlot		lat;			/* rows with a latency in the window, keep all */
-	DrvSlot		slow;			/* rows above the latency threshold, keep all */
-	DrvSlot		out;			/* outcome rows, only with an outcome window, keep all */
 	DrvBeh	   *behs;
 	int32		nbehs;
 	int32		behs_cap;
 	int32		last;			/* the behaviour of the previous row, -1: none */
 	int32		index_cap;		/* 0, or a power of two */
-	int32	   *index;			/* behaviour id + 1, 0 = empty slot */
-	char	   *arena;
-	uint32		arena_len;
-	uint32		arena_cap;
+	int32	   *index;			/* behs position + 1 by name id, 0 = empty */
+	DrvDict    *dict;			/* the names of behs[].id */
+	DrvSlot		err;			/* server errors in the window, keep error_threshold */
+	DrvSlot		lat;			/* rows with a latency in the window, keep all */
+	DrvSlot		slow;			/* rows above the latency threshold, keep all */
+	DrvSlot		out;			/* outcome rows, only with an outcome window, keep all */
+	DrvParams	p;
 } DrvState;
 
 /* ------------------------------------------------------------------------
@@ -223,13 +257,14 @@ params_must_match(const DrvParams *a, const DrvParams *b)
 				 errhint("Pass constants for observation, outcome_window, thresholds and as_of.")));
 }
 
-/* A new state in the current memory context. */
+/* A new state in the current memory context, its names in dict. */
 static DrvState *
-drv_new(const DrvParams *p)
+drv_new(const DrvParams *p, DrvDict *dict)
 {
 	DrvState   *s = palloc0(sizeof(DrvState));
 
 	s->p = *p;
+	s->dict = dict;
 	s->first_ts = PG_INT64_MAX;
 	s->min_outcome = PG_INT64_MAX;
 	s->max_outcome = PG_INT64_MIN;
@@ -372,6 +407,135 @@ slot_add(DrvState *s, DrvSlot *sl, int64 ts, int32 keep, int64 bound)
  * ------------------------------------------------------------------------
  */
 
+/* A new, empty dictionary in cxt. */
+static DrvDict *
+dict_new(MemoryContext cxt)
+{
+	DrvDict    *d = MemoryContextAllocZero(cxt, sizeof(DrvDict));
+
+	d->cxt = cxt;
+	d->last = -1;
+	d->index_cap = 64;
+	d->index = MemoryContextAllocZero(cxt, sizeof(int32) * d->index_cap);
+	return d;
+}
+
+/* The dictionary kept in *slot (a call site's fn_extra), made on first use. */
+static DrvDict *
+dict_of(FunctionCallInfo fcinfo, DrvDict **slot)
+{
+	if (*slot == NULL)
+		*slot = dict_new(fcinfo->flinfo->fn_mcxt);
+	return *slot;
+}
+
+static inline const char *
+dict_name(const DrvDict *d, int32 id, int *len)
+{
+	*len = (int) d->names[id].len;
+	return d->arena + d->names[id].off;
+}
+
+static void
+dict_index_rebuild(DrvDict *d, int32 cap)
+{
+	int32		mask = cap - 1;
+	int32	   *index = MemoryContextAllocZero(d->cxt, sizeof(int32) * cap);
+	int32		i;
+
+	for (i = 0; i < d->nnames; i++)
+	{
+		int32		slot = d->names[i].hash & mask;
+
+		while (index[slot] != 0)
+			slot = (slot + 1) & mask;
+		index[slot] = i + 1;
+	}
+	pfree(d->index);
+	d->index = index;
+	d->index_cap = cap;
+}
+
+/*
+ * The id of a behaviour name, adding it when new.  The previous lookup's
+ * name is tried first, without hashing.
+ */
+static int32
+dict_lookup(DrvDict *d, const char *data, int len)
+{
+	uint32		h;
+	int32		mask;
+	int32		slot;
+	int32		k;
+	DrvName    *n;
+
+	if (d->last >= 0)
+	{
+		n = &d->names[d->last];
+		if (n->len == (uint32) len && memcmp(d->arena + n->off, data, len) == 0)
+			return d->last;
+	}
+
+	h = hash_bytes((const unsigned char *) data, len);
+	mask = d->index_cap - 1;
+	slot = h & mask;
+	while (d->index[slot] != 0)
+	{
+		k = d->index[slot] - 1;
+		n = &d->names[k];
+		if (n->hash == h && n->len == (uint32) len &&
+			memcmp(d->arena + n->off, data, len) == 0)
+			return d->last = k;
+		slot = (slot + 1) & mask;
+	}
+
+	/* a new name */
+	if (d->nnames == d->names_cap)
+	{
+		int32		cap = d->names_cap == 0 ? 16 : d->names_cap * 2;
+
+		if ((Size) cap * sizeof(DrvName) > MaxAllocSize || cap > DRV_MAX_INDEX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct behaviours: %d", d->nnames),
+					 errhint("Normalize the behaviour column (normalize_behaviors => true) or group it more coarsely.")));
+		if (d->names == NULL)
+			d->names = MemoryContextAlloc(d->cxt, sizeof(DrvName) * cap);
+		else
+			d->names = repalloc(d->names, sizeof(DrvName) * cap);
+		d->names_cap = cap;
+	}
+	if (d->arena_len + len > d->arena_cap)
+	{
+		Size		cap = Max(Max(d->arena_cap * 2, d->arena_len + len), 1024);
+
+		if (d->arena == NULL)
+			d->arena = MemoryContextAllocHuge(d->cxt, cap);
+		else
+			d->arena = repalloc_huge(d->arena, cap);
+		d->arena_cap = cap;
+	}
+	memcpy(d->arena + d->arena_len, data, len);
+	n = &d->names[d->nnames];
+	n->hash = h;
+	n->len = len;
+	n->off = d->arena_len;
+	d->arena_len += len;
+	k = d->nnames++;
+	d->index[slot] = k + 1;
+
+	/* at most half full */
+	if (d->nnames * 2 > d->index_cap)
+		dict_index_rebuild(d, d->index_cap * 2);
+	return d->last = k;
+}
+
+static inline uint32
+drv_id_hash(int32 id)
+{
+	return murmurhash32((uint32) id);
+}
+
 static void
 drv_index_rebuild(DrvState *s, int32 cap)
 {
@@ -384,7 +548,7 @@ drv_index_rebuild(DrvState *s, int32 cap)
 	s->index_cap = cap;
 	for (i = 0; i < s->nbehs; i++)
 	{
-		int32		slot = s->behs[i].hash & mask;
+		int32		slot = drv_id_hash(s->behs[i].id) & mask;
 
 		while (s->index[slot] != 0)
 			slot = (slot + 1) & mask;
@@ -392,55 +556,41 @@ drv_index_rebuild(DrvState *s, int32 cap)
 	}
 }
 
-static inline bool
-drv_name_is(const DrvState *s, const DrvBeh *b, uint32 h, const char *data, int len)
-{
-	return b->hash == h && b->len == (uint32) len &&
-		memcmp(s->arena + b->off, data, len) == 0;
-}
-
 /*
- * The id of a behaviour name, adding it when new (in the context of the
- * state).  The previous row's behaviour is tried first, without hashing;
- * then a linear scan over a few names, or the index over many.
+ * The position in s->behs of the behaviour with name id "id" (of s->dict),
+ * adding it when new (in the context of the state).  The previous row's
+ * behaviour is tried first; then a linear scan over a few, or the index
+ * over many.
  */
 static int32
-drv_intern(DrvState *s, const char *data, int len)
+drv_beh(DrvState *s, int32 id)
 {
-	MemoryContext cxt = GetMemoryChunkContext(s);
-	uint32		h;
 	int32		k;
 	DrvBeh	   *b;
 
-	if (s->last >= 0)
-	{
-		b = &s->behs[s->last];
-		if (b->len == (uint32) len && memcmp(s->arena + b->off, data, len) == 0)
-			return s->last;
-	}
-
-	h = hash_bytes((const unsigned char *) data, len);
+	if (s->last >= 0 && s->behs[s->last].id == id)
+		return s->last;
 	if (s->index == NULL)
 	{
 		for (k = 0; k < s->nbehs; k++)
-			if (drv_name_is(s, &s->behs[k], h, data, len))
+			if (s->behs[k].id == id)
 				return s->last = k;
 	}
 	else
 	{
 		int32		mask = s->index_cap - 1;
-		int32		slot = h & mask;
+		int32		slot = drv_id_hash(id) & mask;
 
 		while (s->index[slot] != 0)
 		{
 			k = s->index[slot] - 1;
-			if (drv_name_is(s, &s->behs[k], h, data, len))
+			if (s->behs[k].id == id)
 				return s->last = k;
 			slot = (slot + 1) & mask;
 		}
 	}
 
-	/* a new name */
+	/* a new behaviour of this state */
 	if (s->nbehs == s->behs_cap)
 	{
 		int32		cap = s->behs_cap == 0 ? DRV_FIRST_BEHS : s->behs_cap * 2;
@@ -451,47 +601,36 @@ drv_intern(DrvState *s, const char *data, int len)
 					 errmsg("too many distinct behaviours for one user: %d", s->nbehs),
 					 errhint("Normalize the behaviour column (normalize_behaviors => true) or group it more coarsely.")));
 		if (s->behs == NULL)
-			s->behs = MemoryContextAlloc(cxt, sizeof(DrvBeh) * cap);
+			s->behs = MemoryContextAlloc(GetMemoryChunkContext(s), sizeof(DrvBeh) * cap);
 		else
 			s->behs = repalloc(s->behs, sizeof(DrvBeh) * cap);
 		s->behs_cap = cap;
 	}
-	if ((Size) s->arena_len + len > s->arena_cap)
-	{
-		Size		cap = Max(Max((Size) s->arena_cap * 2, (Size) s->arena_len + len), 64);
-
-		if (cap > MaxAllocSize)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("behaviour names of one user exceed %zu bytes", (Size) MaxAllocSize)));
-		if (s->arena == NULL)
-			s->arena = MemoryContextAlloc(cxt, cap);
-		else
-			s->arena = repalloc(s->arena, cap);
-		s->arena_cap = (uint32) cap;
-	}
-	memcpy(s->arena + s->arena_len, data, len);
 	b = &s->behs[s->nbehs];
 	memset(&b->slot, 0, sizeof(DrvSlot));
-	b->hash = h;
-	b->len = len;
-	b->off = s->arena_len;
-	s->arena_len += len;
+	b->id = id;
 	k = s->nbehs++;
 
-	/* an index once the names outgrow a linear scan, at most half full */
+	/* an index once the behaviours outgrow a linear scan, at most half full */
 	if (s->nbehs > DRV_LINEAR_NAMES && s->nbehs * 2 > s->index_cap)
 		drv_index_rebuild(s, s->index_cap == 0 ? 32 : s->index_cap * 2);
 	else if (s->index != NULL)
 	{
 		int32		mask = s->index_cap - 1;
-		int32		slot = h & mask;
+		int32		slot = drv_id_hash(id) & mask;
 
 		while (s->index[slot] != 0)
 			slot = (slot + 1) & mask;
 		s->index[slot] = k + 1;
 	}
 	return s->last = k;
+}
+
+/* The position in s->behs of a behaviour name, adding it when new. */
+static inline int32
+drv_intern(DrvState *s, const char *data, int len)
+{
+	return drv_beh(s, dict_lookup(s->dict, data, len));
 }
 
 static void
@@ -526,6 +665,7 @@ agg_context(FunctionCallInfo fcinfo, const char *fname)
 typedef struct DrvOptCache
 {
 	DrvParams	p;
+	DrvDict    *dict;			/* the names of this call site's states */
 	bool		checked;		/* stable has been decided */
 	bool		stable;
 	bool		parsed;			/* p holds the options */
@@ -661,16 +801,35 @@ drv_parse_features(FunctionCallInfo fcinfo, DrvParams *p)
 	p->as_of = PG_ARGISNULL(12) ? PG_INT64_MAX : av_timestamp_arg(PG_GETARG_TIMESTAMP(12));
 }
 
-/* The group's state, created in the aggregate context on its first row. */
+/*
+ * A text argument, detoasted only when compressed or out of line (as
+ * PG_GETARG_TEXT_PP, without a function call per row for the usual short
+ * inline value).
+ */
+static inline text *
+drv_text_arg(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = pg_detoast_datum_packed(v);
+	return (text *) v;
+}
+
+/*
+ * The group's state, created in the aggregate context on its first row, its
+ * names in the call site's dictionary (drv_options made the cache).
+ */
 static DrvState *
 drv_state(FunctionCallInfo fcinfo, DrvState *s, const DrvParams *p, bool cached,
 		  const char *fname)
 {
 	if (s == NULL)
 	{
+		DrvOptCache *c = (DrvOptCache *) fcinfo->flinfo->fn_extra;
 		MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo, fname));
 
-		s = drv_new(p);
+		s = drv_new(p, dict_of(fcinfo, &c->dict));
 		MemoryContextSwitchTo(old);
 	}
 	else if (!cached)
@@ -705,10 +864,10 @@ apivalue_behavior_counts_accum(PG_FUNCTION_ARGS)
 	s = drv_state(fcinfo, s, p, cached, "behavior_counts");
 
 	drv_note_first(s, ts);
-	obs_end = drv_obs_end(s);
+	obs_end = sat_add(s->first_ts, p->obs_usec);
 	if (!PG_ARGISNULL(2) && ts < obs_end)
 	{
-		text	   *b = PG_GETARG_TEXT_PP(2);
+		text	   *b = drv_text_arg(PG_GETARG_DATUM(2));
 		int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
 		slot_add(s, &s->behs[k].slot, ts, DRV_KEEP_ALL, obs_end);
@@ -750,10 +909,11 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 	ts = av_timestamp_arg(PG_GETARG_TIMESTAMP(1));
 	s = drv_state(fcinfo, s, p, cached, "driver_features");
 
-	if (ts >= s->p.as_of)
+	/* p equals s->p (cached, or checked): the state's copy is not read */
+	if (ts >= p->as_of)
 		PG_RETURN_POINTER(s);	/* after the cut-off: as if the row did not exist */
 	drv_note_first(s, ts);
-	obs_end = drv_obs_end(s);
+	obs_end = sat_add(s->first_ts, p->obs_usec);
 
 	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
 	{
@@ -761,9 +921,9 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 			s->min_outcome = ts;
 		if (ts > s->max_outcome)
 			s->max_outcome = ts;
-		if (s->p.ow_usec >= 0)
+		if (p->ow_usec >= 0)
 		{
-			int64		out_end = drv_out_end(s);
+			int64		out_end = sat_add(obs_end, p->ow_usec);
 
 			if (ts < out_end)
 				slot_add(s, &s->out, ts, DRV_KEEP_ALL, out_end);
@@ -773,23 +933,23 @@ apivalue_driver_features_accum(PG_FUNCTION_ARGS)
 	/* behaviour and experience only matter inside the (running) window */
 	if (ts < obs_end)
 	{
-		if (s->p.error_threshold > 0 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
-			slot_add(s, &s->err, ts, s->p.error_threshold, obs_end);
-		if (s->p.has_latency && !PG_ARGISNULL(5))
+		if (p->error_threshold > 0 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
+			slot_add(s, &s->err, ts, p->error_threshold, obs_end);
+		if (p->has_latency && !PG_ARGISNULL(5))
 		{
 			double		lat = PG_GETARG_FLOAT8(5);
 
 			slot_add(s, &s->lat, ts, DRV_KEEP_ALL, obs_end);
 			/* NaN sorts above every number in PostgreSQL */
-			if (isnan(lat) || lat > s->p.latency_threshold)
+			if (isnan(lat) || lat > p->latency_threshold)
 				slot_add(s, &s->slow, ts, DRV_KEEP_ALL, obs_end);
 		}
 		if (!PG_ARGISNULL(2))
 		{
-			text	   *b = PG_GETARG_TEXT_PP(2);
+			text	   *b = drv_text_arg(PG_GETARG_DATUM(2));
 			int32		k = drv_intern(s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 
-			slot_add(s, &s->behs[k].slot, ts, s->p.min_times, obs_end);
+			slot_add(s, &s->behs[k].slot, ts, p->min_times, obs_end);
 		}
 	}
 	PG_RETURN_POINTER(s);
@@ -841,7 +1001,15 @@ drv_merge(DrvState *dst, const DrvState *src)
 
 		if (b->slot.n == 0 || slot_cdata(&b->slot)[0] >= obs_end)
 			continue;
-		id = drv_intern(dst, src->arena + b->off, b->len);
+		if (src->dict == dst->dict)
+			id = drv_beh(dst, b->id);
+		else
+		{
+			int			len;
+			const char *name = dict_name(src->dict, b->id, &len);
+
+			id = drv_intern(dst, name, len);
+		}
 		slot_merge(dst, &dst->behs[id].slot, &b->slot, drv_beh_keep(dst), obs_end);
 	}
 }
@@ -863,7 +1031,7 @@ apivalue_driver_features_combine(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(aggctx);
 
-		s1 = drv_new(&s2->p);
+		s1 = drv_new(&s2->p, dict_of(fcinfo, (DrvDict **) &fcinfo->flinfo->fn_extra));
 		MemoryContextSwitchTo(old);
 	}
 	else
@@ -913,6 +1081,7 @@ apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
 				n_slow,
 				n_out;
 	int32		k;
+	Size		names_len = 0;
 
 	(void) agg_context(fcinfo, "driver_features_serialize");
 	obs_end = drv_obs_end(s);
@@ -922,9 +1091,11 @@ apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
 	n_slow = slot_count_before(&s->slow, obs_end);
 	n_out = slot_count_before(&s->out, out_end);
 
+	for (k = 0; k < s->nbehs; k++)
+		names_len += s->dict->names[s->behs[k].id].len;
 	size = VARHDRSZ + sizeof(hdr) + 3 * sizeof(int64) + sizeof(double) +
 		2 * sizeof(int32) + 3 * sizeof(int64) + sizeof(int32) +
-		s->arena_len + 4 * sizeof(int32) +
+		names_len + 4 * sizeof(int32) +
 		sizeof(int64) * ((Size) n_err + n_lat + n_slow + n_out);
 	for (k = 0; k < s->nbehs; k++)
 		size += 2 * sizeof(int32) +
@@ -956,10 +1127,12 @@ apivalue_driver_features_serialize(PG_FUNCTION_ARGS)
 	for (k = 0; k < s->nbehs; k++)
 	{
 		const DrvBeh *b = &s->behs[k];
-		int32		len = (int32) b->len;
+		int			nlen;
+		const char *name = dict_name(s->dict, b->id, &nlen);
+		int32		len = (int32) nlen;
 
 		DRV_PUT(p, len);
-		memcpy(p, s->arena + b->off, len);
+		memcpy(p, name, len);
 		p += len;
 		p = slot_put(p, &b->slot, slot_count_before(&b->slot, obs_end));
 	}
@@ -1077,7 +1250,7 @@ apivalue_driver_features_deserialize(PG_FUNCTION_ARGS)
 	 * The state lives in the current (per-input-row) context: the combine
 	 * function copies what it needs into the group's state.
 	 */
-	s = drv_new(&prm);
+	s = drv_new(&prm, dict_of(fcinfo, (DrvDict **) &fcinfo->flinfo->fn_extra));
 	p = drv_get(p, end, &s->first_ts, sizeof(int64));
 	p = drv_get(p, end, &s->min_outcome, sizeof(int64));
 	p = drv_get(p, end, &s->max_outcome, sizeof(int64));
@@ -1125,13 +1298,15 @@ static int
 name_cmp(const void *a, const void *b, void *arg)
 {
 	const DrvState *s = (const DrvState *) arg;
-	const DrvBeh *x = &s->behs[*(const int32 *) a];
-	const DrvBeh *y = &s->behs[*(const int32 *) b];
-	int			r = memcmp(s->arena + x->off, s->arena + y->off, Min(x->len, y->len));
+	int			xlen,
+				ylen;
+	const char *x = dict_name(s->dict, s->behs[*(const int32 *) a].id, &xlen);
+	const char *y = dict_name(s->dict, s->behs[*(const int32 *) b].id, &ylen);
+	int			r = memcmp(x, y, Min(xlen, ylen));
 
 	if (r != 0)
 		return r;
-	return (x->len > y->len) - (x->len < y->len);
+	return (xlen > ylen) - (xlen < ylen);
 }
 
 /*
@@ -1157,12 +1332,13 @@ apivalue_behavior_counts_final(PG_FUNCTION_ARGS)
 		int32		count = slot_count_before(&b->slot, obs_end);
 		JsonbValue	key,
 					val;
+		int			len;
 
 		if (count == 0)
 			continue;
 		key.type = jbvString;
-		key.val.string.len = b->len;
-		key.val.string.val = s->arena + b->off;
+		key.val.string.val = unconstify(char *, dict_name(s->dict, b->id, &len));
+		key.val.string.len = len;
 		val.type = jbvNumeric;
 		val.val.numeric = int64_to_numeric(count);
 		pushJsonbValue(&js, WJB_KEY, &key);
@@ -1212,7 +1388,7 @@ drv_behavior_array(const DrvState *s, int64 obs_end)
 		if (slot_at_least(&s->behs[k].slot, s->p.min_times, obs_end))
 		{
 			ids[nids++] = k;
-			nbytes += INTALIGN(VARHDRSZ + s->behs[k].len);
+			nbytes += INTALIGN(VARHDRSZ + s->dict->names[s->behs[k].id].len);
 		}
 	if (nids == 0)
 		return construct_empty_array(TEXTOID);
@@ -1235,11 +1411,12 @@ drv_behavior_array(const DrvState *s, int64 obs_end)
 	p = ARR_DATA_PTR(arr);
 	for (k = 0; k < nids; k++)
 	{
-		const DrvBeh *b = &s->behs[ids[k]];
+		int			len;
+		const char *name = dict_name(s->dict, s->behs[ids[k]].id, &len);
 
-		SET_VARSIZE(p, VARHDRSZ + b->len);
-		memcpy(VARDATA(p), s->arena + b->off, b->len);
-		p += INTALIGN(VARHDRSZ + b->len);
+		SET_VARSIZE(p, VARHDRSZ + len);
+		memcpy(VARDATA(p), name, len);
+		p += INTALIGN(VARHDRSZ + len);
 	}
 	Assert(p == (char *) arr + size);
 	return arr;
