@@ -130,6 +130,36 @@ activity_check(Datum d, bool *own)
 }
 
 /*
+ * Read-only view of a state read from a Datum, without copying it when it
+ * is stored inline (a partial state from a parallel worker arrives with a
+ * short varlena header, unaligned): the fixed part is copied into *hdr
+ * (its bits member is not filled) and a pointer to the bitmap's bytes is
+ * returned, to be read with memcpy.  Same checks as activity_check.
+ */
+static const char *
+activity_view(Datum d, ActivityState *hdr)
+{
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	const char *data = VARDATA_ANY(v);
+	Size		len = VARSIZE_ANY_EXHDR(v) + VARHDRSZ;
+	Size		fixed = offsetof(ActivityState, bits) - VARHDRSZ;
+
+	if (len < offsetof(ActivityState, bits))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("retention_activity: corrupt or foreign state")));
+	memcpy((char *) hdr + VARHDRSZ, data, fixed);
+	SET_VARSIZE(hdr, len);
+	if (hdr->version != ACTIVITY_VERSION ||
+		hdr->nwords < 0 ||
+		len != ACTIVITY_SIZE(hdr->nwords))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("retention_activity: corrupt or foreign state")));
+	return data + fixed;
+}
+
+/*
  * Make sure bit idx is inside the bitmap; returns the (possibly new) state.
  * Growth doubles the covered range so that a user's span costs O(log n)
  * copies.
@@ -521,7 +551,9 @@ Datum
 apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 {
 	ActivityState *a = NULL,
-			   *b;
+			   *b,
+				bhdr;
+	const char *bbits;
 	bool		own;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
@@ -534,9 +566,14 @@ apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	b = activity_check(PG_GETARG_DATUM(1), &own);
 	if (PG_ARGISNULL(0))
+	{
+		b = activity_check(PG_GETARG_DATUM(1), &own);
 		PG_RETURN_POINTER(b);	/* nodeAgg copies it into its context */
+	}
+	/* b is only read: no copy of it per row */
+	bbits = activity_view(PG_GETARG_DATUM(1), &bhdr);
+	b = &bhdr;
 	a = activity_check(PG_GETARG_DATUM(0), &own);
 	if (a->periods != b->periods || a->calhash != b->calhash)
 		ereport(ERROR,
@@ -555,7 +592,9 @@ apivalue_retention_activity_combine(PG_FUNCTION_ARGS)
 	}
 	for (int32 w = 0; w < b->nwords; w++)
 	{
-		uint64		word = b->bits[w];
+		uint64		word;
+
+		memcpy(&word, bbits + (Size) w * sizeof(uint64), sizeof(uint64));
 
 		while (word)
 		{
@@ -937,6 +976,16 @@ typedef struct CountsCall
 	Size		keylen;
 } CountsCall;
 
+/* Flag k (0 or 1) of an unaligned run of int64 flags. */
+static inline int64
+counts_flag(const char *flags, int k)
+{
+	int64		v;
+
+	memcpy(&v, flags + (Size) k * sizeof(int64), sizeof(int64));
+	return v != 0;
+}
+
 /*
  * _retention_counts(ru bigint[], mode text, brackets int4range[]) → bigint[]
  *
@@ -956,7 +1005,7 @@ apivalue_retention_counts(PG_FUNCTION_ARGS)
 	CountsCall *call = (CountsCall *) fcinfo->flinfo->fn_extra;
 	int			nflags,
 				nout;
-	int64	   *flags;
+	const char *flags;
 	ArrayType  *result;
 	int64	   *out;
 	bits8	   *nulls;
@@ -1034,10 +1083,12 @@ apivalue_retention_counts(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	/* the flags for periods 0..nflags-1, read without assuming alignment */
+	/*
+	 * The flags for periods 0..nflags-1, read in place one by one with
+	 * memcpy (no alignment assumed, no per-user copy of the array).
+	 */
 	nflags = ARR_DIMS(ru)[0] - 2;
-	flags = palloc(nflags * sizeof(int64));
-	memcpy(flags, ARR_DATA_PTR(ru) + 2 * sizeof(int64), nflags * sizeof(int64));
+	flags = ARR_DATA_PTR(ru) + 2 * sizeof(int64);
 
 	nout = call->bracket ? call->nranges + 1 : nflags;
 	result = new_flat_array(INT8OID, sizeof(int64), nout);
@@ -1046,7 +1097,7 @@ apivalue_retention_counts(PG_FUNCTION_ARGS)
 	if (!call->bracket)
 	{
 		for (int k = 1; k < nflags; k++)
-			out[k] = flags[k] != 0;
+			out[k] = counts_flag(flags, k);
 	}
 	else
 	{
@@ -1055,10 +1106,9 @@ apivalue_retention_counts(PG_FUNCTION_ARGS)
 			int64		any = 0;
 
 			for (int k = call->los[i]; k < call->his[i] && k < nflags; k++)
-				any |= (flags[k] != 0);
+				any |= counts_flag(flags, k);
 			out[i + 1] = any;
 		}
 	}
-	pfree(flags);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
