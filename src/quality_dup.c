@@ -256,7 +256,9 @@ dup_work_new(int64 tolerance, int64 fcap, int64 acap, int64 rcap)
 				 errmsg("%s state would exceed 1 GB", DUP_TYPE),
 				 errhint("Aggregate smaller groups.")));
 	need = DUP_FIXED_SIZE(f, acap) + sizeof(DupRow) * (Size) rcap;
-	w = (DupWork *) quality_work_alloc(need, need, QUALITY_WORK_DUP, DUP_TYPE);
+	/* Zeroed: the header and the table (empty slots); the rest is written. */
+	w = (DupWork *) quality_work_alloc_ext(need, need, QUALITY_WORK_DUP, DUP_TYPE,
+										   DUP_FIXED_SIZE(f, 0));
 	w->fcap = (int32) f;
 	w->acap = acap;
 	w->rcap = (int32) Min((VARSIZE(w) - DUP_FIXED_SIZE(f, acap)) / sizeof(DupRow),
