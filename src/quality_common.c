@@ -71,6 +71,13 @@ quality_agg_context(FunctionCallInfo fcinfo, const char *fname)
 struct varlena *
 quality_work_alloc(Size need, Size want, uint8 version, const char *type_name)
 {
+	return quality_work_alloc_ext(need, want, version, type_name, MaxAllocSize);
+}
+
+struct varlena *
+quality_work_alloc_ext(Size need, Size want, uint8 version,
+					   const char *type_name, Size zero)
+{
 	Size		size = 64;
 	struct varlena *v;
 
@@ -85,7 +92,13 @@ quality_work_alloc(Size need, Size want, uint8 version, const char *type_name)
 	/* Near the limit, what fits: at least need. */
 	if (size > MaxAllocSize)
 		size = MaxAllocSize;
-	v = (struct varlena *) palloc0(size);
+	if (zero >= size)
+		v = (struct varlena *) palloc0(size);
+	else
+	{
+		v = (struct varlena *) palloc(size);
+		memset(v, 0, Max(zero, VARHDRSZ + 1));
+	}
 	SET_VARSIZE(v, size);
 	((uint8 *) VARDATA(v))[0] = version;
 	return v;

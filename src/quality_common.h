@@ -72,6 +72,14 @@ extern struct varlena *quality_work_alloc(Size need, Size want, uint8 version,
 										  const char *type_name);
 
 /*
+ * The same, with only the first zero bytes zeroed (at least the header and
+ * version byte): for layouts whose free room is written before it is read,
+ * so that growing a state does not clear memory it is about to fill.
+ */
+extern struct varlena *quality_work_alloc_ext(Size need, Size want, uint8 version,
+											  const char *type_name, Size zero);
+
+/*
  * The state argument argno when it is a working state of the given
  * QUALITY_WORK_* layout (as every transition value the quality transition
  * functions return is), else NULL.  Only argument 0 of a transition or

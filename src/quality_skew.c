@@ -107,14 +107,17 @@ skew_cmp_arrival(const SkewEvent *x, const SkewEvent *y)
 /*
  * Sort events into arrival order, adapting to input that is nearly so (a
  * device's events mostly reach the table in the order they arrived): count
- * the descents; none, and it is sorted; a few (at most log2(n) + 2, so the
- * insertion sort costs no more than a full sort would), and each is moved
- * back into place; else the full sort.  The result is the same.
+ * the descents; none, and it is sorted; a few (at most log2(n) + 2), and
+ * each event out of place is moved back into place, as long as the moves
+ * stay within a budget of a few per event (a few descents can still hide
+ * long interleaved runs, which would make this quadratic); else, or once
+ * the budget is spent, the full sort.  The result is the same.
  */
 static void
 skew_sort_arrival_adaptive(SkewEvent *e, int32 n)
 {
 	int32		descents = 0;
+	int64		budget = 4 * (int64) n + 64;
 	int32		i;
 
 	for (i = 1; i < n; i++)
@@ -137,8 +140,15 @@ skew_sort_arrival_adaptive(SkewEvent *e, int32 n)
 			{
 				e[j] = e[j - 1];
 				j--;
-			} while (j > 0 && skew_cmp_arrival(&e[j - 1], &t) > 0);
+			} while (j > 0 && skew_cmp_arrival(&e[j - 1], &t) > 0 &&
+					 --budget > 0);
 			e[j] = t;
+			if (budget <= 0)
+			{
+				/* Still a permutation of the events: sort it all. */
+				skew_sort_arrival(e, n);
+				return;
+			}
 		}
 	}
 }
@@ -230,7 +240,9 @@ skew_work_new(int64 nevents, Size want)
 	Size		need = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) Max(nevents, 0);
 
 	/* Rounded up to a power of two: doubling as the state grows. */
-	w = (SkewFlat *) quality_work_alloc(need, want, QUALITY_WORK_SKEW, SKEW_TYPE);
+	/* Only the header zeroed: events are written before they are read. */
+	w = (SkewFlat *) quality_work_alloc_ext(need, want, QUALITY_WORK_SKEW,
+											SKEW_TYPE, SKEW_HDRSZ);
 	w->sorted = true;
 	return w;
 }
@@ -359,6 +371,61 @@ skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 	if (n > 1 || (w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], ev) > 0))
 		w->sorted = false;
 	w->n += n;
+	return w;
+}
+
+/*
+ * Add the events of v to working state w; returns the state to keep (w, or
+ * a larger copy in the current memory context).  When both are in arrival
+ * order (partial states from parallel workers usually are: a device's
+ * events mostly reach the table in the order they arrived), they are
+ * merged, from the back, into w's free room, so the result stays in
+ * arrival order and the final need not sort; else they are concatenated
+ * and sorted when read.  Events equal in the arrival order are equal in
+ * every byte, so the order is the one a sort gives.
+ */
+static SkewFlat *
+skew_add_view(SkewFlat *w, const SkewView *v)
+{
+	SkewEvent  *e;
+	const SkewEvent *s;
+	int32		i;
+	int32		j;
+	int64		k;
+
+	if (v->n == 0)
+		return w;
+	if (w->n == 0)
+	{
+		w = skew_append(w, v->events, v->n);
+		w->sorted = v->sorted;
+		return w;
+	}
+	if (!(w->sorted || w->n < 2) || !v->sorted ||
+		skew_cmp_arrival(&w->events[w->n - 1], &v->events[0]) <= 0)
+		return skew_append(w, v->events, v->n);
+	if ((int64) w->n + v->n > SKEW_WORK_CAP(w))
+	{
+		SkewFlat   *nw = skew_work_new((int64) w->n + v->n, 0);
+
+		nw->n = w->n;
+		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
+		w = nw;
+	}
+	e = w->events;
+	s = v->events;
+	i = w->n - 1;
+	j = v->n - 1;
+	k = (int64) w->n + v->n - 1;
+	while (j >= 0)
+	{
+		if (i >= 0 && skew_cmp_arrival(&e[i], &s[j]) > 0)
+			e[k--] = e[i--];
+		else
+			e[k--] = s[j--];
+	}
+	w->n += v->n;
+	w->sorted = true;
 	return w;
 }
 
@@ -511,7 +578,8 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 }
 
 /*
- * Combine (and rollup transition): concatenate, sort when read.
+ * Combine (and rollup transition): merge when both are in arrival order,
+ * else concatenate and sort when read (skew_add_view).
  */
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
@@ -541,7 +609,7 @@ apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 	}
 	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	w = skew_for_update(fcinfo, 0);
-	w = skew_append(w, v.events, v.n);
+	w = skew_add_view(w, &v);
 	PG_RETURN_POINTER(w);
 }
 
