@@ -667,8 +667,11 @@ RETURNS TABLE (period_start timestamptz, segment text, endpoint text,
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 -- The groups are few (periods x segments x endpoints) but the planner
 -- cannot know it (it estimates them from the raw columns) and would sort
--- every row; distinct_percentiles is made for hash aggregation.
+-- every row; distinct_percentiles is made for hash aggregation.  With sorts
+-- "disabled" the plan's cost is huge and would be JIT-compiled, which costs
+-- seconds and gains nothing here (the work is in C functions): no JIT.
 SET enable_sort = off
+SET jit = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
