@@ -442,13 +442,16 @@ dpct_corrupt(const char *what)
 
 /*
  * deserialize(bytea, internal) → state; every count is checked against the
- * bytes left before anything is read or allocated.
+ * bytes left before anything is read or allocated.  The state is built in
+ * the current (per-input-tuple) memory context: the combine function copies
+ * what it needs into the group's state, so a partial state from a worker
+ * does not stay in memory for the rest of the aggregation.
  */
 Datum
 apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcxt;
+	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData buf;
 	DpctState  *st;
 	Oid			typid,
@@ -457,7 +460,7 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 	uint32		nvalues;
 	int64		nlat;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
+	if (!AggCheckCallContext(fcinfo, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("distinct_percentiles_deserialize called in non-aggregate context")));
@@ -471,7 +474,7 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 		dpct_corrupt("unknown version");
 	typid = pq_getmsgint(&buf, 4);
 	collation = pq_getmsgint(&buf, 4);
-	st = dpct_new(aggcxt);
+	st = dpct_new(cxt);
 	dpct_set_type(st, typid, collation);
 	nfrac = (int32) pq_getmsgint(&buf, 4);
 	if (nfrac >= 0)
@@ -479,8 +482,8 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 		if (nfrac > DPCT_MAX_FRACTIONS || (int64) nfrac * 9 > buf.len - buf.cursor)
 			dpct_corrupt("fraction count");
 		st->nfrac = nfrac;
-		st->frac = MemoryContextAlloc(aggcxt, sizeof(float8) * Max(nfrac, 1));
-		st->frac_null = MemoryContextAlloc(aggcxt, sizeof(bool) * Max(nfrac, 1));
+		st->frac = MemoryContextAlloc(cxt, sizeof(float8) * Max(nfrac, 1));
+		st->frac_null = MemoryContextAlloc(cxt, sizeof(bool) * Max(nfrac, 1));
 		for (int i = 0; i < nfrac; i++)
 		{
 			st->frac_null[i] = pq_getmsgbyte(&buf) != 0;
