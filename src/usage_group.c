@@ -16,7 +16,7 @@
  *	  copied (detoasted) into one growable byte arena of the group, slots
  *	  hold their offsets;
  *	- the non-NULL latencies in a growable float8 array; the final function
- *	  sorts them (PostgreSQL's qsort, float8 order: NaN last) and
+ *	  sorts them (PostgreSQL's sort template, float8 order: NaN last) and
  *	  interpolates exactly as percentile_cont does.
  *
  * The result is a float8 array: element 1 is the number of distinct values,
@@ -541,12 +541,26 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* float8 order of PostgreSQL's sorts (NaN after everything else). */
-static int
-dpct_cmp_float8(const void *a, const void *b)
+/*
+ * float8 order of PostgreSQL's sorts (float8_cmp_internal: NaN after
+ * everything else), inlined into PostgreSQL's sort template.
+ */
+static inline int
+dpct_cmp_float8(const float8 *a, const float8 *b)
 {
-	return float8_cmp_internal(*(const float8 *) a, *(const float8 *) b);
+	if (isnan(*a))
+		return isnan(*b) ? 0 : 1;
+	if (isnan(*b))
+		return -1;
+	return (*a > *b) - (*a < *b);
 }
+
+#define ST_SORT dpct_sort_float8
+#define ST_ELEMENT_TYPE float8
+#define ST_COMPARE(a, b) dpct_cmp_float8(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * final(state) → float8[]: {distinct values, percentile per fraction}.
@@ -578,7 +592,7 @@ apivalue_distinct_percentiles_final(PG_FUNCTION_ARGS)
 	nulls[0] = false;
 	/* sorting in place is fine: the order of the array is not state */
 	if (st->nlat > 1)
-		qsort(st->lat, st->nlat, sizeof(float8), dpct_cmp_float8);
+		dpct_sort_float8(st->lat, st->nlat);
 	for (int i = 0; i < nfrac; i++)
 	{
 		nulls[i + 1] = st->nlat == 0 || st->frac_null[i];
