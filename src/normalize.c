@@ -185,6 +185,7 @@ normalize_ascii(const char *src, int srclen)
 	char	   *f = palloc(srclen + 1);
 	int			k = 0;
 	StringInfoData out;
+	text	   *res;
 
 	for (int i = 0; i < srclen; i++)
 	{
@@ -202,9 +203,20 @@ normalize_ascii(const char *src, int srclen)
 	}
 	if (k > 0 && f[k - 1] == ' ')
 		k--;
-	initStringInfo(&out);
+
+	/*
+	 * Build the result in place: "{id}" replaces a segment of at least one
+	 * byte, so the result is at most 4 k bytes.
+	 */
+	res = palloc(VARHDRSZ + 4 * k + 1);
+	out.data = VARDATA(res);
+	out.len = 0;
+	out.maxlen = 4 * k + 1;
+	out.cursor = 0;
 	replace_ids(&out, f, k);
-	return cstring_to_text_with_len(out.data, out.len);
+	Assert(out.data == VARDATA(res));
+	SET_VARSIZE(res, VARHDRSZ + out.len);
+	return res;
 }
 
 /*
