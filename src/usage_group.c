@@ -71,6 +71,8 @@ typedef struct DpctState
 	DpctSlot   *slots;
 	uint32		nslots;			/* power of two, or 0 */
 	uint32		nvalues;
+	bool		flat;			/* deserialized: slots[0..nvalues) all used,
+								 * no hashing structure (read-only) */
 	char	   *arena;			/* copies of by-reference values */
 	Size		arena_used;
 	Size		arena_cap;
@@ -170,11 +172,20 @@ dpct_grow_slots(DpctState *st)
 		pfree(old);
 }
 
+static uint64 dpct_arena_append(DpctState *st, const char *bytes, Size len);
+
 /* Copy a by-reference value to the arena; returns its offset. */
 static uint64
 dpct_arena_copy(DpctState *st, Datum value)
 {
-	Size		len = datumGetSize(value, false, st->typlen);
+	return dpct_arena_append(st, DatumGetPointer(value),
+							 datumGetSize(value, false, st->typlen));
+}
+
+/* Append len bytes at a MAXALIGNed offset of the arena; returns it. */
+static uint64
+dpct_arena_append(DpctState *st, const char *bytes, Size len)
+{
 	Size		off = MAXALIGN(st->arena_used);
 
 	if (off + len > st->arena_cap)
@@ -189,7 +200,7 @@ dpct_arena_copy(DpctState *st, Datum value)
 			st->arena = repalloc_huge(st->arena, cap);
 		st->arena_cap = cap;
 	}
-	memcpy(st->arena + off, DatumGetPointer(value), len);
+	memcpy(st->arena + off, bytes, len);
 	st->arena_used = off + len;
 	return (uint64) off;
 }
@@ -203,6 +214,8 @@ dpct_insert(DpctState *st, Datum value, uint32 hash)
 {
 	uint32		j;
 
+	if (st->flat)
+		elog(ERROR, "distinct_percentiles: insert into a deserialized state");
 	if ((uint64) (st->nvalues + 1) * 4 > (uint64) st->nslots * 3)
 		dpct_grow_slots(st);
 	j = hash & (st->nslots - 1);
@@ -369,6 +382,8 @@ apivalue_distinct_percentiles_combine(PG_FUNCTION_ARGS)
 		a = dpct_new(aggcxt);
 		dpct_set_type(a, b->typid, b->collation);
 	}
+	else if (a->typid != b->typid)
+		elog(ERROR, "distinct_percentiles: combining states of different types");
 	if (!a->have_fractions && b->have_fractions)
 		dpct_copy_fractions(a, b);
 	for (uint32 i = 0; i < b->nslots; i++)
@@ -385,8 +400,9 @@ apivalue_distinct_percentiles_combine(PG_FUNCTION_ARGS)
 
 /*
  * serialize(state) → bytea: version byte, type oid, collation oid, nfrac,
- * fractions (null flag + float8 each), nvalues, the values (by value: 8
- * bytes; else a 4-byte length and the bytes), nlat, the latencies.
+ * fractions (null flag + float8 each), nvalues, the values (each: its hash,
+ * then by value 8 bytes, else a 4-byte length and the bytes), nlat, the
+ * latencies.
  */
 Datum
 apivalue_distinct_percentiles_serialize(PG_FUNCTION_ARGS)
@@ -415,6 +431,7 @@ apivalue_distinct_percentiles_serialize(PG_FUNCTION_ARGS)
 
 		if (!s->used)
 			continue;
+		pq_sendint32(&buf, s->hash);
 		if (st->typbyval)
 			pq_sendint64(&buf, (int64) s->ref);
 		else
@@ -497,40 +514,52 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 	if (buf.len - buf.cursor < 4)
 		dpct_corrupt("truncated");
 	nvalues = pq_getmsgint(&buf, 4);
-	if ((int64) nvalues * (st->typbyval ? 8 : 4) > buf.len - buf.cursor)
+	if ((int64) nvalues * (st->typbyval ? 12 : 8) > buf.len - buf.cursor)
 		dpct_corrupt("value count");
+
+	/*
+	 * The values of a set are distinct and come with their hashes: keep them
+	 * as a flat list, which only the combine function reads (it inserts them
+	 * into the group's set with these hashes).
+	 */
+	st->slots = MemoryContextAllocHuge(cxt, (Size) Max(nvalues, 1) * sizeof(DpctSlot));
+	st->nslots = nvalues;
+	st->flat = true;
 	for (uint32 i = 0; i < nvalues; i++)
 	{
-		Datum		d;
+		DpctSlot   *slot = &st->slots[i];
 
+		if (buf.len - buf.cursor < (st->typbyval ? 12 : 8))
+			dpct_corrupt("truncated value");
+		slot->hash = pq_getmsgint(&buf, 4);
+		slot->used = 1;
 		if (st->typbyval)
-		{
-			if (buf.len - buf.cursor < 8)
-				dpct_corrupt("truncated value");
-			d = (Datum) pq_getmsgint64(&buf);
-		}
+			slot->ref = (uint64) pq_getmsgint64(&buf);
 		else
 		{
-			uint32		len;
-			char	   *p;
+			uint32		len = pq_getmsgint(&buf, 4);
 
-			if (buf.len - buf.cursor < 4)
-				dpct_corrupt("truncated value");
-			len = pq_getmsgint(&buf, 4);
 			if (len > (uint32) (buf.len - buf.cursor) || len == 0 ||
 				(st->typlen > 0 && len != (uint32) st->typlen))
 				dpct_corrupt("value length");
-			/* aligned copy before the type's functions look at it */
-			p = palloc(MAXALIGN(len));
-			memcpy(p, pq_getmsgbytes(&buf, len), len);
-			if (st->typlen == -1 && VARSIZE_ANY(p) != len)
-				dpct_corrupt("value length");
-			d = PointerGetDatum(p);
+			/* to the (aligned) arena before the type's functions look at it */
+			slot->ref = dpct_arena_append(st, pq_getmsgbytes(&buf, len), len);
+			if (st->typlen == -1)
+			{
+				/* plain (detoasted) varlenas only, their header saying len */
+				char	   *v = st->arena + slot->ref;
+				bool		ok;
+
+				if (VARATT_IS_1B(v))
+					ok = !VARATT_IS_1B_E(v) && VARSIZE_1B(v) == len;
+				else
+					ok = len >= VARHDRSZ && VARATT_IS_4B_U(v) && VARSIZE_4B(v) == len;
+				if (!ok)
+					dpct_corrupt("value length");
+			}
 		}
-		dpct_insert(st, d, DatumGetUInt32(FunctionCall1Coll(st->hash_fn, st->collation, d)));
-		if (!st->typbyval)
-			pfree(DatumGetPointer(d));
 	}
+	st->nvalues = nvalues;
 	if (buf.len - buf.cursor < 8)
 		dpct_corrupt("truncated");
 	nlat = pq_getmsgint64(&buf);
