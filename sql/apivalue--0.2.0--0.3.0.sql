@@ -199,3 +199,161 @@ UPDATE pg_catalog.pg_aggregate SET aggtransspace = 1536
 UPDATE pg_catalog.pg_aggregate SET aggtransspace = 1024
  WHERE aggfnoid IN ('apivalue.driver_features(timestamptz, text, boolean, boolean, double precision, interval, interval, integer, integer, double precision, boolean, timestamptz)'::regprocedure,
                     'apivalue.driver_features(timestamp, text, boolean, boolean, double precision, interval, interval, integer, integer, double precision, boolean, timestamp)'::regprocedure);
+
+
+-- branch usage4: api_usage without a sort per group -- the aggregate
+-- distinct_percentiles (count(DISTINCT) and exact percentile_cont in one
+-- hash-aggregated state) and api_usage using it under hash aggregation.
+-- ---------------------------------------------------------------------------
+-- distinct_percentiles: count(DISTINCT value) and exact percentile_cont of
+-- the latencies of a group in one aggregate, so GROUP BY can hash (no sort
+-- per group).  api_usage's engine; see src/usage_group.c.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION apivalue.distinct_percentiles_accum(internal, anyelement, double precision, double precision[])
+RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_accum' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_accum(internal, anyelement, double precision, double precision[]) IS
+  'transition function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_combine(internal, internal) IS
+  'combine function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_serialize(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_serialize' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_serialize(internal) IS
+  'serialization function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_deserialize(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_deserialize(bytea, internal) IS
+  'deserialization function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_final(internal, anyelement, double precision, double precision[])
+RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_final(internal, anyelement, double precision, double precision[]) IS
+  'final function of distinct_percentiles';
+
+CREATE AGGREGATE apivalue.distinct_percentiles(value anyelement, latency double precision,
+                                               fractions double precision[]) (
+  SFUNC = apivalue.distinct_percentiles_accum, STYPE = internal, SSPACE = 1024,
+  FINALFUNC = apivalue.distinct_percentiles_final, FINALFUNC_EXTRA,
+  COMBINEFUNC = apivalue.distinct_percentiles_combine,
+  SERIALFUNC = apivalue.distinct_percentiles_serialize,
+  DESERIALFUNC = apivalue.distinct_percentiles_deserialize,
+  PARALLEL = SAFE);
+COMMENT ON AGGREGATE apivalue.distinct_percentiles(anyelement, double precision, double precision[]) IS
+  'one array per group: {count(DISTINCT value), percentile_cont(f) of latency for each fraction f of the first row}; exact (a hash set compared with the type''s equality, sorted latencies interpolated as percentile_cont); a percentile is NULL for a NULL fraction or when the group has no latency; hashes, so GROUP BY need not sort';
+
+CREATE OR REPLACE FUNCTION apivalue.api_usage(
+    events regclass,
+    time_column text,
+    endpoint_column text,
+    user_column text,
+    status_column text,
+    latency_column text,
+    period text DEFAULT 'day',
+    segment_column text DEFAULT NULL,
+    time_zone text DEFAULT 'UTC',
+    normalize_endpoints boolean DEFAULT true)
+RETURNS TABLE (period_start timestamptz, segment text, endpoint text,
+               calls bigint, users bigint,
+               server_error_rate double precision, client_error_rate double precision,
+               p50_ms double precision, p95_ms double precision, p99_ms double precision,
+               calls_change double precision)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- The groups are few (periods x segments x endpoints) but the planner
+-- cannot know it (it estimates them from the raw columns) and would sort
+-- every row; distinct_percentiles is made for hash aggregation.  With sorts
+-- "disabled" the plan's cost is huge and would be JIT-compiled, which costs
+-- seconds and gains nothing here (the work is in C functions): no JIT.
+SET enable_sort = off
+SET jit = off
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  t text;
+  e text;
+  u text;
+  ts_expr text;
+  ep_expr text;
+  seg_expr text := 'NULL::text';
+  st_expr text := 'NULL::integer';
+  err5 text := 'false';
+  err4 text := 'false';
+  lat_expr text := 'NULL::double precision';
+  typ regtype;
+  q text;
+BEGIN
+  IF period IS NULL OR time_zone IS NULL OR normalize_endpoints IS NULL THEN
+    RAISE EXCEPTION 'period, time_zone and normalize_endpoints must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  -- unknown period names and time zones fail here, before any row is read
+  PERFORM apivalue.period_start(now(), period, time_zone);
+
+  t := apivalue._column(events, time_column, 'time column', '{timestamptz,timestamp}');
+  e := apivalue._column(events, endpoint_column, 'endpoint column');
+  u := apivalue._column(events, user_column, 'user column');
+  SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = events AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+  -- a timestamp without time zone holds wall-clock times of time_zone
+  ts_expr := CASE WHEN typ = 'timestamptz'::regtype THEN t
+                  ELSE format('pg_catalog.timezone($2, %s)', t) END;
+  ep_expr := format(CASE WHEN normalize_endpoints THEN 'apivalue.normalize_step(%s::text)' ELSE '%s::text' END, e);
+  IF segment_column IS NOT NULL THEN
+    seg_expr := format('%s::text', apivalue._column(events, segment_column, 'segment column'));
+  END IF;
+  IF status_column IS NOT NULL THEN
+    st_expr := apivalue._column(events, status_column, 'status column',
+                                '{smallint,integer,bigint,numeric,text,character varying}');
+    SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = events AND a.attname = status_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF typ IN ('text'::regtype, 'character varying'::regtype) THEN
+      -- a text status is a three-character code: '503', or a class such as '5xx'
+      err5 := format($x$(pg_catalog.btrim(%s::text) ~* '^5[0-9x][0-9x]$')$x$, st_expr);
+      err4 := format($x$(pg_catalog.btrim(%s::text) ~* '^4[0-9x][0-9x]$')$x$, st_expr);
+    ELSE
+      err5 := format('(%s BETWEEN 500 AND 599)', st_expr);
+      err4 := format('(%s BETWEEN 400 AND 499)', st_expr);
+    END IF;
+  END IF;
+  IF latency_column IS NOT NULL THEN
+    lat_expr := apivalue._column(events, latency_column, 'latency column',
+                                 '{smallint,integer,bigint,numeric,real,double precision,interval}');
+    SELECT a.atttypid::regtype INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = events AND a.attname = latency_column AND a.attnum > 0 AND NOT a.attisdropped;
+    lat_expr := CASE WHEN typ = 'interval'::regtype
+                     THEN format('(pg_catalog.date_part(''epoch'', %s) * 1000)', lat_expr)
+                     ELSE format('%s::double precision', lat_expr) END;
+  END IF;
+
+  q := format($q$
+    WITH g AS (
+      SELECT apivalue.period_start(%1$s, $1, $2) AS p, %2$s AS s, %3$s AS e,
+             count(*) AS calls,
+             count(*) FILTER (WHERE %5$s) AS n5, count(*) FILTER (WHERE %6$s) AS n4,
+             count(%7$s) AS nst,
+             apivalue.distinct_percentiles(%4$s, %8$s, '{0.5,0.95,0.99}'::double precision[]) AS dp
+        FROM %9$s
+       WHERE %10$s IS NOT NULL AND %11$s IS NOT NULL
+       GROUP BY 1, 2, 3
+    )
+    SELECT g.p, g.s, g.e, g.calls, g.dp[1]::bigint,
+           g.n5::double precision / NULLIF(g.nst, 0),
+           g.n4::double precision / NULLIF(g.nst, 0),
+           g.dp[2], g.dp[3], g.dp[4],
+           CASE WHEN lag(g.p) OVER w = apivalue.period_start(g.p - interval '1 microsecond', $1, $2)
+                THEN g.calls::double precision / lag(g.calls) OVER w - 1 END
+      FROM g
+    WINDOW w AS (PARTITION BY g.s, g.e ORDER BY g.p)
+     ORDER BY g.p, g.s NULLS FIRST, g.e
+  $q$, ts_expr, seg_expr, ep_expr, u, err5, err4, st_expr, lat_expr, events, t, e);
+  RETURN QUERY EXECUTE q USING period, time_zone;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.api_usage(regclass, text, text, text, text, text, text, text, text, boolean) IS
+  'per period (period_start in time_zone), segment and endpoint (normalized with normalize_step unless normalize_endpoints => false): calls, distinct users, shares of known statuses 500-599 and 400-499, exact p50/p95/p99 latency in ms (percentile_cont), calls_change against the immediately preceding period of the same endpoint and segment';

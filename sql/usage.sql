@@ -595,6 +595,50 @@ COMMENT ON FUNCTION apivalue.latency_buckets(apivalue.latency_summary) IS
   'the latency histogram as a [n][3] array of (low ms exclusive, high ms inclusive, calls) per non-empty bucket; the zero bucket (below 1e-6 ms) first as (0, 1e-6)';
 
 -- ---------------------------------------------------------------------------
+-- distinct_percentiles: count(DISTINCT value) and exact percentile_cont of
+-- the latencies of a group in one aggregate, so GROUP BY can hash (no sort
+-- per group).  api_usage's engine; see src/usage_group.c.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION apivalue.distinct_percentiles_accum(internal, anyelement, double precision, double precision[])
+RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_accum' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_accum(internal, anyelement, double precision, double precision[]) IS
+  'transition function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_combine(internal, internal) IS
+  'combine function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_serialize(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_serialize' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_serialize(internal) IS
+  'serialization function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_deserialize(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_deserialize' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_deserialize(bytea, internal) IS
+  'deserialization function of distinct_percentiles';
+
+CREATE FUNCTION apivalue.distinct_percentiles_final(internal, anyelement, double precision, double precision[])
+RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'apivalue_distinct_percentiles_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.distinct_percentiles_final(internal, anyelement, double precision, double precision[]) IS
+  'final function of distinct_percentiles';
+
+CREATE AGGREGATE apivalue.distinct_percentiles(value anyelement, latency double precision,
+                                               fractions double precision[]) (
+  SFUNC = apivalue.distinct_percentiles_accum, STYPE = internal, SSPACE = 1024,
+  FINALFUNC = apivalue.distinct_percentiles_final, FINALFUNC_EXTRA,
+  COMBINEFUNC = apivalue.distinct_percentiles_combine,
+  SERIALFUNC = apivalue.distinct_percentiles_serialize,
+  DESERIALFUNC = apivalue.distinct_percentiles_deserialize,
+  PARALLEL = SAFE);
+COMMENT ON AGGREGATE apivalue.distinct_percentiles(anyelement, double precision, double precision[]) IS
+  'one array per group: {count(DISTINCT value), percentile_cont(f) of latency for each fraction f of the first row}; exact (a hash set compared with the type''s equality, sorted latencies interpolated as percentile_cont); a percentile is NULL for a NULL fraction or when the group has no latency; hashes, so GROUP BY need not sort';
+
+-- ---------------------------------------------------------------------------
 -- api_usage: per period, segment and endpoint, exact numbers.
 --
 -- This is the query an analyst would write — FILTER counts, count(DISTINCT),
@@ -621,6 +665,13 @@ RETURNS TABLE (period_start timestamptz, segment text, endpoint text,
                p50_ms double precision, p95_ms double precision, p99_ms double precision,
                calls_change double precision)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- The groups are few (periods x segments x endpoints) but the planner
+-- cannot know it (it estimates them from the raw columns) and would sort
+-- every row; distinct_percentiles is made for hash aggregation.  With sorts
+-- "disabled" the plan's cost is huge and would be JIT-compiled, which costs
+-- seconds and gains nothing here (the work is in C functions): no JIT.
+SET enable_sort = off
+SET jit = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -682,18 +733,18 @@ BEGIN
   q := format($q$
     WITH g AS (
       SELECT apivalue.period_start(%1$s, $1, $2) AS p, %2$s AS s, %3$s AS e,
-             count(*) AS calls, count(DISTINCT %4$s) AS users,
+             count(*) AS calls,
              count(*) FILTER (WHERE %5$s) AS n5, count(*) FILTER (WHERE %6$s) AS n4,
              count(%7$s) AS nst,
-             percentile_cont('{0.5,0.95,0.99}'::double precision[]) WITHIN GROUP (ORDER BY %8$s) AS pc
+             apivalue.distinct_percentiles(%4$s, %8$s, '{0.5,0.95,0.99}'::double precision[]) AS dp
         FROM %9$s
        WHERE %10$s IS NOT NULL AND %11$s IS NOT NULL
        GROUP BY 1, 2, 3
     )
-    SELECT g.p, g.s, g.e, g.calls, g.users,
+    SELECT g.p, g.s, g.e, g.calls, g.dp[1]::bigint,
            g.n5::double precision / NULLIF(g.nst, 0),
            g.n4::double precision / NULLIF(g.nst, 0),
-           g.pc[1], g.pc[2], g.pc[3],
+           g.dp[2], g.dp[3], g.dp[4],
            CASE WHEN lag(g.p) OVER w = apivalue.period_start(g.p - interval '1 microsecond', $1, $2)
                 THEN g.calls::double precision / lag(g.calls) OVER w - 1 END
       FROM g

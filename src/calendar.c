@@ -72,8 +72,26 @@ struct PeriodCalendar
 	TimestampTz cache_start;
 	TimestampTz cache_end;
 	int64		cache_index;
+	/*
+	 * Periods found before, sorted by start, disjoint: rows seldom come in
+	 * time order (a table is often written user by user), so the last period
+	 * alone misses often; a binary search over the periods seen replaces the
+	 * ICU calls for all but the first row of each period.
+	 */
+	struct PeriodSpan *spans;
+	int			nspans;
 	MemoryContextCallback cb;
 };
+
+typedef struct PeriodSpan
+{
+	TimestampTz start;
+	TimestampTz end;
+	int64		index;
+} PeriodSpan;
+
+/* at most this many periods are remembered (then the list starts over) */
+#define MAX_SPANS	4096
 
 static const struct
 {
@@ -282,6 +300,7 @@ period_calendar_get(void **cache, MemoryContext mcxt,
 		{
 			pc->kind = kind;
 			pc->cache_valid = false;
+			pc->nspans = 0;
 		}
 	}
 	else
@@ -305,6 +324,7 @@ period_calendar_get(void **cache, MemoryContext mcxt,
 		pc->has_locale = (locale != NULL);
 		strcpy(pc->locale, locale ? lbuf : "");
 		pc->cache_valid = false;
+		pc->nspans = 0;
 		/* Julian day 0 is a Monday; ICU numbers days of week Sunday = 1. */
 		first = ucal_getAttribute(cal, UCAL_FIRST_DAY_OF_WEEK);
 		pc->week_residue = (first + 5) % 7;
@@ -413,6 +433,32 @@ week_start_jd(PeriodCalendar *pc, int64 jd)
 	return jd - back;
 }
 
+/*
+ * Add the period just found ([cache_start, cache_end), cache_index) to the
+ * sorted list of periods seen.  Periods of one calendar and kind never
+ * overlap, so the list stays disjoint.
+ */
+static void
+remember_span(PeriodCalendar *pc)
+{
+	int			pos;
+
+	if (pc->spans == NULL)
+		pc->spans = MemoryContextAlloc(GetMemoryChunkContext(pc),
+									   MAX_SPANS * sizeof(PeriodSpan));
+	if (pc->nspans == MAX_SPANS)
+		pc->nspans = 0;
+	for (pos = pc->nspans; pos > 0 && pc->spans[pos - 1].start > pc->cache_start; pos--)
+		;
+	if (pos > 0 && pc->spans[pos - 1].start == pc->cache_start)
+		return;
+	memmove(&pc->spans[pos + 1], &pc->spans[pos], (pc->nspans - pos) * sizeof(PeriodSpan));
+	pc->spans[pos].start = pc->cache_start;
+	pc->spans[pos].end = pc->cache_end;
+	pc->spans[pos].index = pc->cache_index;
+	pc->nspans++;
+}
+
 TimestampTz
 period_calendar_locate(PeriodCalendar *pc, TimestampTz ts, int64 *index)
 {
@@ -434,6 +480,32 @@ period_calendar_locate(PeriodCalendar *pc, TimestampTz ts, int64 *index)
 		if (index)
 			*index = pc->cache_index;
 		return pc->cache_start;
+	}
+	if (pc->nspans > 0)
+	{
+		int			lo = 0,
+					hi = pc->nspans - 1;
+
+		/* the last span starting at or before ts */
+		while (lo < hi)
+		{
+			int			mid = (lo + hi + 1) / 2;
+
+			if (pc->spans[mid].start <= ts)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		if (ts >= pc->spans[lo].start && ts < pc->spans[lo].end)
+		{
+			pc->cache_start = pc->spans[lo].start;
+			pc->cache_end = pc->spans[lo].end;
+			pc->cache_index = pc->spans[lo].index;
+			pc->cache_valid = true;
+			if (index)
+				*index = pc->cache_index;
+			return pc->cache_start;
+		}
 	}
 
 	unix_ms = floor_div(ts + UNIX_TO_PG_USECS, 1000);
@@ -505,6 +577,7 @@ period_calendar_locate(PeriodCalendar *pc, TimestampTz ts, int64 *index)
 		pc->cache_end = (TimestampTz) end_ms * 1000 - UNIX_TO_PG_USECS;
 		pc->cache_index = idx;
 		pc->cache_valid = true;
+		remember_span(pc);
 	}
 	else
 		pc->cache_valid = false;

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -41,6 +42,32 @@
 #include <unicode/ustring.h>
 
 PG_FUNCTION_INFO_V1(apivalue_normalize_step);
+
+/*
+ * Memo of recent labels, per call site (fn_extra): a direct-mapped table
+ * from the input bytes to the result.  A column of endpoints repeats a few
+ * thousand spellings millions of times; a hit costs a hash and a memcmp
+ * instead of three ICU passes.  Only inputs up to MEMO_MAX_LEN bytes are
+ * kept; an entry is replaced by the next input hashing to its slot.
+ */
+#define MEMO_SLOTS		16384
+#define MEMO_MAX_LEN	256
+
+typedef struct MemoEntry
+{
+	char	   *in;				/* input bytes (NULL: empty slot) */
+	int			inlen;
+	uint32		hash;
+	text	   *out;			/* result */
+} MemoEntry;
+
+typedef struct NormalizeMemo
+{
+	MemoryContext mcxt;
+	MemoEntry	slots[MEMO_SLOTS];
+} NormalizeMemo;
+
+static text *normalize_label(text *in);
 
 static void
 icu_check(UErrorCode status, const char *what)
@@ -109,10 +136,153 @@ segment_is_id(const char *s, int len)
 	return false;
 }
 
+static bool
+is_ascii(const char *s, int len)
+{
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/* Rule 3 of the header: append the folded text with id-like segments replaced. */
+static void
+replace_ids(StringInfo out, const char *utf8, int utf8len)
+{
+	int			pos = 0;
+
+	while (pos < utf8len)
+	{
+		int			start = pos;
+
+		if (is_delimiter((unsigned char) utf8[pos]))
+		{
+			appendStringInfoChar(out, utf8[pos]);
+			pos++;
+			continue;
+		}
+		while (pos < utf8len && !is_delimiter((unsigned char) utf8[pos]))
+			pos++;
+		if (segment_is_id(utf8 + start, pos - start))
+			appendStringInfoString(out, "{id}");
+		else
+			appendBinaryStringInfo(out, utf8 + start, pos - start);
+	}
+}
+
+/*
+ * The same normalization for an all-ASCII label, without ICU.  On ASCII,
+ * NFKC_Casefold maps A-Z to a-z and leaves every other character as it is
+ * (no ASCII character has a compatibility decomposition or is default
+ * ignorable), and the Unicode White_Space characters of ASCII are TAB, LF,
+ * VT, FF, CR and the space.  ASCII bytes mean the same in every server
+ * encoding, so no conversion is needed either.  test/sql/usage_speed.sql
+ * compares this path with the ICU one.
+ */
+static text *
+normalize_ascii(const char *src, int srclen)
+{
+	char	   *f = palloc(srclen + 1);
+	int			k = 0;
+	StringInfoData out;
+	text	   *res;
+
+	for (int i = 0; i < srclen; i++)
+	{
+		unsigned char c = (unsigned char) src[i];
+
+		if (c == ' ' || (c >= 0x09 && c <= 0x0d))
+		{
+			if (k > 0 && f[k - 1] != ' ')
+				f[k++] = ' ';
+		}
+		else if (c >= 'A' && c <= 'Z')
+			f[k++] = (char) (c + ('a' - 'A'));
+		else
+			f[k++] = (char) c;
+	}
+	if (k > 0 && f[k - 1] == ' ')
+		k--;
+
+	/*
+	 * Build the result in place: "{id}" replaces a segment of at least one
+	 * byte, so the result is at most 4 k bytes.
+	 */
+	res = palloc(VARHDRSZ + 4 * k + 1);
+	out.data = VARDATA(res);
+	out.len = 0;
+	out.maxlen = 4 * k + 1;
+	out.cursor = 0;
+	replace_ids(&out, f, k);
+	Assert(out.data == VARDATA(res));
+	SET_VARSIZE(res, VARHDRSZ + out.len);
+	return res;
+}
+
+/*
+ * normalize_step(text) → text: ASCII labels without ICU, others through
+ * the memo of the call site.
+ */
 Datum
 apivalue_normalize_step(PG_FUNCTION_ARGS)
 {
 	text	   *in = PG_GETARG_TEXT_PP(0);
+	const char *src = VARDATA_ANY(in);
+	int			srclen = VARSIZE_ANY_EXHDR(in);
+	NormalizeMemo *memo = (NormalizeMemo *) fcinfo->flinfo->fn_extra;
+	MemoEntry  *e;
+	uint32		hash;
+	text	   *out;
+
+	if (is_ascii(src, srclen))
+		PG_RETURN_TEXT_P(normalize_ascii(src, srclen));
+	if (srclen > MEMO_MAX_LEN)
+		PG_RETURN_TEXT_P(normalize_label(in));
+	if (memo == NULL)
+	{
+		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NormalizeMemo));
+		memo->mcxt = fcinfo->flinfo->fn_mcxt;
+		fcinfo->flinfo->fn_extra = memo;
+	}
+	hash = hash_bytes((const unsigned char *) src, srclen);
+	e = &memo->slots[hash & (MEMO_SLOTS - 1)];
+	if (e->in && e->hash == hash && e->inlen == srclen &&
+		memcmp(e->in, src, srclen) == 0)
+	{
+		out = e->out;
+	}
+	else
+	{
+		out = normalize_label(in);
+		if (e->in)
+		{
+			pfree(e->in);
+			pfree(e->out);
+		}
+		e->in = MemoryContextAlloc(memo->mcxt, Max(srclen, 1));
+		memcpy(e->in, src, srclen);
+		e->inlen = srclen;
+		e->hash = hash;
+		e->out = MemoryContextAlloc(memo->mcxt, VARSIZE(out));
+		memcpy(e->out, out, VARSIZE(out));
+		pfree(out);
+		out = e->out;
+	}
+	/* the caller may keep or free the result: return a copy */
+	{
+		text	   *res = palloc(VARSIZE(out));
+
+		memcpy(res, out, VARSIZE(out));
+		PG_RETURN_TEXT_P(res);
+	}
+}
+
+/*
+ * The normalization itself (steps 1-3 of the header comment).
+ */
+static text *
+normalize_label(text *in)
+{
 	const char *src = VARDATA_ANY(in);
 	int			srclen = VARSIZE_ANY_EXHDR(in);
 	const UNormalizer2 *nfkc_cf;
@@ -127,7 +297,6 @@ apivalue_normalize_step(PG_FUNCTION_ARGS)
 	char	   *utf8;
 	int32_t		utf8len;
 	StringInfoData out;
-	int			pos;
 
 	/* to UTF-8 (a no-op in a UTF-8 database), then to UTF-16 for ICU */
 	src = pg_server_to_any(src, srclen, PG_UTF8);
@@ -179,29 +348,12 @@ apivalue_normalize_step(PG_FUNCTION_ARGS)
 
 	/* id-like segments */
 	initStringInfo(&out);
-	pos = 0;
-	while (pos < utf8len)
-	{
-		int			start = pos;
-
-		if (is_delimiter((unsigned char) utf8[pos]))
-		{
-			appendStringInfoChar(&out, utf8[pos]);
-			pos++;
-			continue;
-		}
-		while (pos < utf8len && !is_delimiter((unsigned char) utf8[pos]))
-			pos++;
-		if (segment_is_id(utf8 + start, pos - start))
-			appendStringInfoString(&out, "{id}");
-		else
-			appendBinaryStringInfo(&out, utf8 + start, pos - start);
-	}
+	replace_ids(&out, utf8, utf8len);
 
 	/* back to the database encoding */
 	{
 		char	   *res = pg_any_to_server(out.data, out.len, PG_UTF8);
 
-		PG_RETURN_TEXT_P(cstring_to_text(res));
+		return cstring_to_text(res);
 	}
 }
