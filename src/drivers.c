@@ -14,6 +14,13 @@
  *		experience signals (>= k server errors, p95 latency above x ms) and
  *		whether the outcome held on an event after the window.
  *
+ * and a third, across users, on driver_features' fields:
+ *
+ *	 apivalue.behavior_tally(behaviors, outcome, server_errors, slow)
+ *		-> apivalue.behavior_tally_result
+ *		per behaviour the users who have it and how many of them had the
+ *		outcome (the 2x2 tables of value_drivers), counted on interned ids.
+ *
  * The window depends on the group's first event, which is known only when
  * every row has been seen: the first event only moves earlier, so the window
  * end only moves earlier too, and a row at or after the running window end
