@@ -246,11 +246,79 @@ COMMENT ON AGGREGATE apivalue.driver_features(timestamp, text, boolean, boolean,
   'Per user: behaviours done >= min_times times in [first event, first event + observation), >= error_threshold server errors there, p95 (percentile_disc) latency there above latency_threshold_ms, and an outcome event at or after the window end (before end + outcome_window when given); NULL for users cut off by as_of or, with exclude_early_outcome, whose outcome held inside the window';
 
 -- ---------------------------------------------------------------------------
+-- behavior_tally: the 2x2 tables value_drivers needs, from one row per user
+-- (driver_features' fields), in one small C state: per behaviour the users
+-- with it and how many of them had the outcome, plus totals and the two
+-- experience signals.  Replaces unnesting the per-user arrays and grouping
+-- (user, behaviour) pairs by text.  C code: src/drivers.c.
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE apivalue.behavior_tally_result AS (
+  behaviors      text[],
+  users_with     bigint[],
+  outcomes_with  bigint[],
+  users          bigint,
+  outcomes       bigint,
+  error_users    bigint,
+  error_outcomes bigint,
+  slow_users     bigint,
+  slow_outcomes  bigint
+);
+
+COMMENT ON TYPE apivalue.behavior_tally_result IS
+  'Counts for value drivers across users: behaviours in byte order with the users who have each and how many of them had the outcome (element-wise), all users and outcomes, and the users (and outcomes) with the server-error and latency signals';
+
+CREATE FUNCTION apivalue.behavior_tally_accum(internal, text[], boolean, boolean, boolean)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_behavior_tally_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.behavior_tally_accum(internal, text[], boolean, boolean, boolean) IS
+  'internal: behavior_tally transition function';
+
+CREATE FUNCTION apivalue.behavior_tally_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_behavior_tally_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.behavior_tally_combine(internal, internal) IS
+  'internal: behavior_tally combine function';
+
+CREATE FUNCTION apivalue.behavior_tally_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'apivalue_behavior_tally_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.behavior_tally_serialize(internal) IS
+  'internal: behavior_tally serialize function';
+
+CREATE FUNCTION apivalue.behavior_tally_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'apivalue_behavior_tally_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.behavior_tally_deserialize(bytea, internal) IS
+  'internal: behavior_tally deserialize function';
+
+CREATE FUNCTION apivalue.behavior_tally_final(internal)
+RETURNS apivalue.behavior_tally_result AS 'MODULE_PATHNAME', 'apivalue_behavior_tally_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apivalue.behavior_tally_final(internal) IS
+  'internal: behavior_tally final function';
+
+CREATE AGGREGATE apivalue.behavior_tally(behaviors text[], outcome boolean,
+                                         server_errors boolean, slow boolean) (
+  SFUNC = apivalue.behavior_tally_accum,
+  STYPE = internal,
+  SSPACE = 4096,
+  FINALFUNC = apivalue.behavior_tally_final,
+  COMBINEFUNC = apivalue.behavior_tally_combine,
+  SERIALFUNC = apivalue.behavior_tally_serialize,
+  DESERIALFUNC = apivalue.behavior_tally_deserialize,
+  PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE apivalue.behavior_tally(text[], boolean, boolean, boolean) IS
+  'Across users (one row each, e.g. driver_features'' fields): per behaviour the users whose array holds it (once per row) and how many of them had the outcome, all users and outcomes, users with server_errors or slow true and their outcomes; rows with a NULL outcome are skipped, a NULL array is no behaviour, NULL signals count as false';
+
+-- ---------------------------------------------------------------------------
 -- value_drivers: which early behaviours go with a better or worse outcome.
 --
--- One scan: driver_features per user (GROUP BY user), its fields kept once
--- (no copy of the composite rows), then one 2x2 table per behaviour from the
--- per-user rows (unnest + GROUP BY behaviour), then the statistics.  The caller's privileges apply (no SECURITY DEFINER); every
+-- One scan: driver_features per user (GROUP BY user), then behavior_tally
+-- over the per-user rows (the 2x2 table of every behaviour and signal, in
+-- one C state, no unnest of the per-user arrays), then the statistics.  The caller's privileges apply (no SECURITY DEFINER); every
 -- identifier is checked and quoted, the outcome condition validated as one
 -- boolean expression.  No pinned search_path: the condition resolves as the
 -- caller wrote it, and everything of ours is schema-qualified.
@@ -382,30 +450,27 @@ BEGIN
   cond := apivalue._condition(events, outcome_condition, 'outcome condition');
 
   q := format($q$
-    WITH g AS MATERIALIZED (
-      SELECT (f.s).behaviors AS behaviors, (f.s).server_errors AS server_errors,
-             (f.s).slow AS slow, (f.s).outcome AS outcome
+    WITH t AS MATERIALIZED (
+      SELECT apivalue.behavior_tally((f.s).behaviors, (f.s).outcome,
+                                     (f.s).server_errors, (f.s).slow) AS r
         FROM (SELECT apivalue.driver_features(%1$s, %2$s, %3$s, %4$s, %5$s,
                                               $1, $2, $3, $4, $5, $6, $7::%6$s) AS s
                 FROM %7$s
                WHERE %8$s IS NOT NULL
                GROUP BY %8$s) AS f
-       WHERE (f.s).outcome IS NOT NULL
     ), tot AS (
-      SELECT count(*) AS n, count(*) FILTER (WHERE g.outcome) AS k FROM g
+      SELECT (t.r).users AS n, (t.r).outcomes AS k FROM t
     ), c AS (
-      SELECT 'behavior'::text AS kind, x.b AS behavior,
-             count(*) AS n_with, count(*) FILTER (WHERE g.outcome) AS k_with
-        FROM g CROSS JOIN LATERAL pg_catalog.unnest(g.behaviors) AS x(b)
-       GROUP BY x.b
+      SELECT 'behavior'::text AS kind, x.b AS behavior, x.n AS n_with, x.k AS k_with
+        FROM t CROSS JOIN LATERAL
+             ROWS FROM (pg_catalog.unnest((t.r).behaviors), pg_catalog.unnest((t.r).users_with),
+                        pg_catalog.unnest((t.r).outcomes_with)) AS x(b, n, k)
       UNION ALL
-      SELECT 'errors', $8, count(*) FILTER (WHERE g.server_errors),
-             count(*) FILTER (WHERE g.server_errors AND g.outcome)
-        FROM g HAVING $8 IS NOT NULL
+      SELECT 'errors', $8, (t.r).error_users, (t.r).error_outcomes
+        FROM t WHERE $8 IS NOT NULL
       UNION ALL
-      SELECT 'latency', $9, count(*) FILTER (WHERE g.slow),
-             count(*) FILTER (WHERE g.slow AND g.outcome)
-        FROM g HAVING $9 IS NOT NULL
+      SELECT 'latency', $9, (t.r).slow_users, (t.r).slow_outcomes
+        FROM t WHERE $9 IS NOT NULL
     ), s AS (
       SELECT c.kind, c.behavior, c.n_with, tot.n - c.n_with AS n_without,
              c.k_with, tot.k - c.k_with AS k_without, tot.n AS n_all, tot.k AS k_all

@@ -14,6 +14,13 @@
  *		experience signals (>= k server errors, p95 latency above x ms) and
  *		whether the outcome held on an event after the window.
  *
+ * and a third, across users, on driver_features' fields:
+ *
+ *	 apivalue.behavior_tally(behaviors, outcome, server_errors, slow)
+ *		-> apivalue.behavior_tally_result
+ *		per behaviour the users who have it and how many of them had the
+ *		outcome (the 2x2 tables of value_drivers), counted on interned ids.
+ *
  * The window depends on the group's first event, which is known only when
  * every row has been seen: the first event only moves earlier, so the window
  * end only moves earlier too, and a row at or after the running window end
@@ -71,6 +78,7 @@
 #include "optimizer/optimizer.h"
 #include "funcapi.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -84,6 +92,11 @@ PG_FUNCTION_INFO_V1(apivalue_driver_features_final);
 PG_FUNCTION_INFO_V1(apivalue_driver_features_combine);
 PG_FUNCTION_INFO_V1(apivalue_driver_features_serialize);
 PG_FUNCTION_INFO_V1(apivalue_driver_features_deserialize);
+PG_FUNCTION_INFO_V1(apivalue_behavior_tally_accum);
+PG_FUNCTION_INFO_V1(apivalue_behavior_tally_combine);
+PG_FUNCTION_INFO_V1(apivalue_behavior_tally_serialize);
+PG_FUNCTION_INFO_V1(apivalue_behavior_tally_deserialize);
+PG_FUNCTION_INFO_V1(apivalue_behavior_tally_final);
 
 #define DRV_MODE_COUNTS		1
 #define DRV_MODE_FEATURES	2
@@ -1487,5 +1500,404 @@ apivalue_driver_features_final(PG_FUNCTION_ARGS)
 		nulls[2] = true;
 	values[3] = BoolGetDatum(outcome);
 
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ------------------------------------------------------------------------
+ * behavior_tally: the 2x2 tables of value_drivers, across users
+ *
+ *	 apivalue.behavior_tally(behaviors text[], outcome boolean,
+ *		server_errors boolean, slow boolean) -> apivalue.behavior_tally_result
+ *
+ * One row per user (typically driver_features' fields): per behaviour the
+ * users who have it in their array and how many of them had the outcome,
+ * plus the totals and the two experience signals.  It replaces unnesting
+ * the per-user arrays and grouping the pairs by text: the names are
+ * interned in a dictionary of the state (the previous element's name tried
+ * first, without hashing) and counted in arrays indexed by name id, so a
+ * user costs one pass over the elements of its array, no allocation.
+ * ------------------------------------------------------------------------
+ */
+
+#define DRV_TALLY_VERSION	1
+
+typedef struct DrvTally
+{
+	DrvDict    *dict;			/* names, ids 0..dict->nnames-1 */
+	int64	   *users;			/* by id: users with the behaviour */
+	int64	   *outs;			/* by id: those of them with the outcome */
+	int64	   *seen;			/* by id: the last row that counted it */
+	int32		cap;			/* room of the three arrays */
+	int64		rows;			/* rows counted, the stamp of seen[] */
+	int64		n;				/* users (rows with a non-NULL outcome) */
+	int64		k;				/* of them with the outcome */
+	int64		err_n;
+	int64		err_k;
+	int64		slow_n;
+	int64		slow_k;
+} DrvTally;
+
+/* A new, empty tally in cxt. */
+static DrvTally *
+tally_new(MemoryContext cxt)
+{
+	DrvTally   *t = MemoryContextAllocZero(cxt, sizeof(DrvTally));
+
+	t->dict = dict_new(cxt);
+	return t;
+}
+
+/* Make room for name id "id" in the counters (zeroed, geometric growth). */
+static inline void
+tally_room(DrvTally *t, int32 id)
+{
+	int32		cap;
+	Size		old;
+
+	if (id < t->cap)
+		return;
+	cap = Max(Max(t->cap * 2, id + 1), 32);
+	old = sizeof(int64) * t->cap;
+	if (t->users == NULL)
+	{
+		t->users = MemoryContextAllocZero(t->dict->cxt, sizeof(int64) * cap);
+		t->outs = MemoryContextAllocZero(t->dict->cxt, sizeof(int64) * cap);
+		t->seen = MemoryContextAllocZero(t->dict->cxt, sizeof(int64) * cap);
+	}
+	else
+	{
+		t->users = repalloc(t->users, sizeof(int64) * cap);
+		t->outs = repalloc(t->outs, sizeof(int64) * cap);
+		t->seen = repalloc(t->seen, sizeof(int64) * cap);
+		memset((char *) t->users + old, 0, sizeof(int64) * cap - old);
+		memset((char *) t->outs + old, 0, sizeof(int64) * cap - old);
+		memset((char *) t->seen + old, 0, sizeof(int64) * cap - old);
+	}
+	t->cap = cap;
+}
+
+/* Count users and outcomes of behaviour name data[0..len). */
+static inline void
+tally_add(DrvTally *t, const char *data, int len, int64 users, int64 outs)
+{
+	int32		id = dict_lookup(t->dict, data, len);
+
+	tally_room(t, id);
+	t->users[id] += users;
+	t->outs[id] += outs;
+}
+
+/*
+ * Transition: a row with a NULL outcome is skipped (driver_features gives
+ * NULL for users left out); a NULL array counts as no behaviour, NULL
+ * signals as false, NULL elements are ignored, and a name repeated in one
+ * array counts once.
+ */
+Datum
+apivalue_behavior_tally_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx = agg_context(fcinfo, "behavior_tally_accum");
+	DrvTally   *t = PG_ARGISNULL(0) ? NULL : (DrvTally *) PG_GETARG_POINTER(0);
+	bool		outcome;
+
+	if (t == NULL)
+		t = tally_new(aggctx);
+	if (PG_ARGISNULL(2))
+		PG_RETURN_POINTER(t);
+	outcome = PG_GETARG_BOOL(2);
+	t->n++;
+	t->k += outcome;
+	if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+	{
+		t->err_n++;
+		t->err_k += outcome;
+	}
+	if (!PG_ARGISNULL(4) && PG_GETARG_BOOL(4))
+	{
+		t->slow_n++;
+		t->slow_k += outcome;
+	}
+	t->rows++;
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
+		int			nitems = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+		array_iter	it;
+		int			i;
+
+		if (ARR_ELEMTYPE(a) != TEXTOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("behavior_tally expects a text[] of behaviours")));
+		array_iter_setup(&it, (AnyArrayType *) a);
+		for (i = 0; i < nitems; i++)
+		{
+			bool		isnull;
+			Datum		d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
+			const char *x;
+			int32		id;
+
+			if (isnull)
+				continue;
+			x = DatumGetPointer(d);
+			id = dict_lookup(t->dict, VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
+			tally_room(t, id);
+			if (t->seen[id] == t->rows)
+				continue;		/* repeated in this array */
+			t->seen[id] = t->rows;
+			t->users[id]++;
+			t->outs[id] += outcome;
+		}
+	}
+	PG_RETURN_POINTER(t);
+}
+
+/* Add src's counts to dst (in the context of dst). */
+static void
+tally_merge(DrvTally *dst, const DrvTally *src)
+{
+	int32		id;
+
+	dst->n += src->n;
+	dst->k += src->k;
+	dst->err_n += src->err_n;
+	dst->err_k += src->err_k;
+	dst->slow_n += src->slow_n;
+	dst->slow_k += src->slow_k;
+	for (id = 0; id < src->dict->nnames; id++)
+	{
+		int			len;
+		const char *name;
+
+		if (id >= src->cap || src->users[id] == 0)
+			continue;
+		name = dict_name(src->dict, id, &len);
+		tally_add(dst, name, len, src->users[id], src->outs[id]);
+	}
+}
+
+Datum
+apivalue_behavior_tally_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx = agg_context(fcinfo, "behavior_tally_combine");
+	DrvTally   *t1 = PG_ARGISNULL(0) ? NULL : (DrvTally *) PG_GETARG_POINTER(0);
+	DrvTally   *t2 = PG_ARGISNULL(1) ? NULL : (DrvTally *) PG_GETARG_POINTER(1);
+
+	if (t2 == NULL)
+	{
+		if (t1 == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(t1);
+	}
+	if (t1 == NULL)
+		t1 = tally_new(aggctx);
+	tally_merge(t1, t2);
+	PG_RETURN_POINTER(t1);
+}
+
+/*
+ * Serialized form (native byte order): uint8 version, int64 n, k, err_n,
+ * err_k, slow_n, slow_k, int32 count, then per behaviour int32 length, the
+ * name's bytes, int64 users, int64 outcomes.
+ */
+Datum
+apivalue_behavior_tally_serialize(PG_FUNCTION_ARGS)
+{
+	DrvTally   *t = (DrvTally *) PG_GETARG_POINTER(0);
+	Size		size = VARHDRSZ + 1 + 6 * sizeof(int64) + sizeof(int32);
+	int32		count = 0;
+	int32		id;
+	uint8		version = DRV_TALLY_VERSION;
+	bytea	   *out;
+	char	   *p;
+
+	(void) agg_context(fcinfo, "behavior_tally_serialize");
+	for (id = 0; id < t->dict->nnames; id++)
+		if (id < t->cap && t->users[id] > 0)
+		{
+			count++;
+			size += sizeof(int32) + t->dict->names[id].len + 2 * sizeof(int64);
+		}
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("apivalue behavior_tally state of %zu bytes is too large to serialize", size)));
+	out = palloc(size);
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	DRV_PUT(p, version);
+	DRV_PUT(p, t->n);
+	DRV_PUT(p, t->k);
+	DRV_PUT(p, t->err_n);
+	DRV_PUT(p, t->err_k);
+	DRV_PUT(p, t->slow_n);
+	DRV_PUT(p, t->slow_k);
+	DRV_PUT(p, count);
+	for (id = 0; id < t->dict->nnames; id++)
+	{
+		int			nlen;
+		const char *name;
+		int32		len;
+
+		if (id >= t->cap || t->users[id] == 0)
+			continue;
+		name = dict_name(t->dict, id, &nlen);
+		len = (int32) nlen;
+		DRV_PUT(p, len);
+		memcpy(p, name, len);
+		p += len;
+		DRV_PUT(p, t->users[id]);
+		DRV_PUT(p, t->outs[id]);
+	}
+	Assert(p == (char *) out + size);
+	PG_RETURN_BYTEA_P(out);
+}
+
+static void
+bad_tally(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid apivalue behavior_tally state: %s", why)));
+}
+
+static const char *
+tally_get(const char *p, const char *end, void *dst, Size n)
+{
+	if ((Size) (end - p) < n)
+		bad_tally("truncated");
+	memcpy(dst, p, n);
+	return p + n;
+}
+
+/*
+ * Deserialize into the current (per-input-row) context; every count and
+ * length is checked against the bytes left, a repeated name adds up.
+ */
+Datum
+apivalue_behavior_tally_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(in);
+	const char *end = p + VARSIZE_ANY_EXHDR(in);
+	uint8		version;
+	int32		count;
+	int32		i;
+	DrvTally   *t;
+
+	(void) agg_context(fcinfo, "behavior_tally_deserialize");
+	t = tally_new(CurrentMemoryContext);
+	p = tally_get(p, end, &version, 1);
+	if (version != DRV_TALLY_VERSION)
+		bad_tally("unknown version");
+	p = tally_get(p, end, &t->n, sizeof(int64));
+	p = tally_get(p, end, &t->k, sizeof(int64));
+	p = tally_get(p, end, &t->err_n, sizeof(int64));
+	p = tally_get(p, end, &t->err_k, sizeof(int64));
+	p = tally_get(p, end, &t->slow_n, sizeof(int64));
+	p = tally_get(p, end, &t->slow_k, sizeof(int64));
+	if (t->n < 0 || t->k < 0 || t->k > t->n || t->err_n < 0 || t->err_k < 0 ||
+		t->err_k > t->err_n || t->slow_n < 0 || t->slow_k < 0 || t->slow_k > t->slow_n)
+		bad_tally("invalid totals");
+	p = tally_get(p, end, &count, sizeof(int32));
+	if (count < 0 || (Size) count > (Size) (end - p) / (sizeof(int32) + 2 * sizeof(int64)))
+		bad_tally("behaviour count exceeds the data");
+	for (i = 0; i < count; i++)
+	{
+		int32		len;
+		const char *name;
+		int64		users,
+					outs;
+
+		p = tally_get(p, end, &len, sizeof(int32));
+		if (len < 0 || len > end - p)
+			bad_tally("name length exceeds the data");
+		name = p;
+		p += len;
+		p = tally_get(p, end, &users, sizeof(int64));
+		p = tally_get(p, end, &outs, sizeof(int64));
+		if (users <= 0 || outs < 0 || outs > users)
+			bad_tally("invalid behaviour counts");
+		tally_add(t, name, len, users, outs);
+	}
+	if (p != end)
+		bad_tally("trailing bytes");
+	PG_RETURN_POINTER(t);
+}
+
+static int
+tally_name_cmp(const void *a, const void *b, void *arg)
+{
+	const DrvDict *d = (const DrvDict *) arg;
+	int			xlen,
+				ylen;
+	const char *x = dict_name(d, *(const int32 *) a, &xlen);
+	const char *y = dict_name(d, *(const int32 *) b, &ylen);
+	int			r = memcmp(x, y, Min(xlen, ylen));
+
+	if (r != 0)
+		return r;
+	return (xlen > ylen) - (xlen < ylen);
+}
+
+/*
+ * Final: (behaviors text[] in byte order, users_with bigint[],
+ * outcomes_with bigint[], users, outcomes, error_users, error_outcomes,
+ * slow_users, slow_outcomes); empty arrays and zeros without rows.
+ */
+Datum
+apivalue_behavior_tally_final(PG_FUNCTION_ARGS)
+{
+	DrvTally   *t = PG_ARGISNULL(0) ? NULL : (DrvTally *) PG_GETARG_POINTER(0);
+	TupleDesc	tupdesc;
+	Datum		values[9];
+	bool		nulls[9] = {false};
+	int32		nids = 0;
+	int32	   *ids;
+	Datum	   *names;
+	Datum	   *users;
+	Datum	   *outs;
+	int32		i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record")));
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (t != NULL && t->dict->nnames > 0)
+	{
+		ids = palloc(sizeof(int32) * t->dict->nnames);
+		for (i = 0; i < t->dict->nnames; i++)
+			if (i < t->cap && t->users[i] > 0)
+				ids[nids++] = i;
+		if (nids > 1)
+			qsort_arg(ids, nids, sizeof(int32), tally_name_cmp, t->dict);
+	}
+	else
+		ids = NULL;
+	names = palloc(sizeof(Datum) * Max(nids, 1));
+	users = palloc(sizeof(Datum) * Max(nids, 1));
+	outs = palloc(sizeof(Datum) * Max(nids, 1));
+	for (i = 0; i < nids; i++)
+	{
+		int			len;
+		const char *name = dict_name(t->dict, ids[i], &len);
+
+		names[i] = PointerGetDatum(cstring_to_text_with_len(name, len));
+		users[i] = Int64GetDatum(t->users[ids[i]]);
+		outs[i] = Int64GetDatum(t->outs[ids[i]]);
+	}
+	values[0] = PointerGetDatum(construct_array(names, nids, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(users, nids, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(outs, nids, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = Int64GetDatum(t ? t->n : 0);
+	values[4] = Int64GetDatum(t ? t->k : 0);
+	values[5] = Int64GetDatum(t ? t->err_n : 0);
+	values[6] = Int64GetDatum(t ? t->err_k : 0);
+	values[7] = Int64GetDatum(t ? t->slow_n : 0);
+	values[8] = Int64GetDatum(t ? t->slow_k : 0);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
