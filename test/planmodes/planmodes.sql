@@ -299,6 +299,8 @@ INSERT INTO pm.template (sig, expr) VALUES
    $$apivalue.driver_features(ts, event, event = 'd', status >= 500, latency, '1 day', '7 days', 2, 1, 500, false, '2030-01-01')$$),
   ('apivalue.driver_features(timestamp without time zone,text,boolean,boolean,double precision,interval,interval,integer,integer,double precision,boolean,timestamp without time zone)',
    $$apivalue.driver_features(tsl, event, event = 'e', status >= 500, latency, '2 days', NULL, 1, 2, 300, true, '2030-01-01')$$),
+  ('apivalue.behavior_tally(text[],boolean,boolean,boolean)',
+   $$apivalue.behavior_tally(ARRAY[event, fp, event], status >= 400, status >= 500, latency > 300)$$),
   -- product (funnel_report's per-user chains; configuration as funnel_report
   -- builds it: version, steps, exclusions, window in microseconds, mode bits,
   -- any order, total counting, attribution, optional-step mask)
@@ -311,6 +313,8 @@ INSERT INTO pm.template (sig, expr) VALUES
   ('apivalue.latency_summary(double precision,integer)', $$apivalue.latency_summary(latency, status)$$),
   ('apivalue.latency_summary(interval,integer)', $$apivalue.latency_summary(latency * interval '1 millisecond', status)$$),
   ('apivalue.rollup(apivalue.latency_summary)', $$apivalue.rollup(lts)$$),
+  ('apivalue.distinct_percentiles(anyelement,double precision,double precision[])',
+   $$apivalue.distinct_percentiles(fp, latency, '{0,0.5,0.95,1}')$$),
   ('apivalue.km_summary(integer,boolean,integer)', $$apivalue.km_summary(lvl, event = 'a', 4)$$),
   ('apivalue._ttfv_point(timestamp with time zone,boolean,boolean)', $$apivalue._ttfv_point(ts, event = 'a', event = 'c')$$),
   -- charts
