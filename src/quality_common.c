@@ -10,7 +10,6 @@
 #include "postgres.h"
 
 #include "common/int.h"
-#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -103,34 +102,6 @@ quality_work_alloc_ext(Size need, Size want, uint8 version,
 	SET_VARSIZE(v, size);
 	((uint8 *) VARDATA(v))[0] = version;
 	return v;
-}
-
-struct varlena *
-quality_work_alloc_exact(Size need, Size want, uint8 version,
-						 const char *type_name, Size zero)
-{
-	Size		size;
-	struct varlena *v;
-
-	if (need > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s state would exceed 1 GB", type_name),
-				 errhint("Aggregate smaller groups.")));
-	size = Max(Min(want, MaxAllocSize), need);
-	size = Max(size, VARHDRSZ + 1);
-	v = (struct varlena *) palloc(size);
-	memset(v, 0, Min(Max(zero, VARHDRSZ + 1), size));
-	SET_VARSIZE(v, size);
-	((uint8 *) VARDATA(v))[0] = version;
-	return v;
-}
-
-bool
-quality_combining(FunctionCallInfo fcinfo)
-{
-	return fcinfo->context != NULL && IsA(fcinfo->context, AggState) &&
-		DO_AGGSPLIT_COMBINE(((AggState *) fcinfo->context)->aggsplit);
 }
 
 struct varlena *

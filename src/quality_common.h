@@ -80,23 +80,6 @@ extern struct varlena *quality_work_alloc_ext(Size need, Size want, uint8 versio
 											  const char *type_name, Size zero);
 
 /*
- * A working state of exactly want bytes (at least need; at most what a
- * varlena can hold), otherwise as quality_work_alloc_ext: for states the
- * executor is about to copy whole, where rounding up would only add room
- * to copy.
- */
-extern struct varlena *quality_work_alloc_exact(Size need, Size want, uint8 version,
-												const char *type_name, Size zero);
-
-/*
- * True when a function runs as the combine function of an aggregate node
- * that merges partial states (a parallel plan's Finalize Aggregate), not
- * as a transition function (a rollup aggregate whose transition function
- * is the combine function).
- */
-extern bool quality_combining(FunctionCallInfo fcinfo);
-
-/*
  * The state argument argno when it is a working state of the given
  * QUALITY_WORK_* layout (as every transition value the quality transition
  * functions return is), else NULL.  Only argument 0 of a transition or

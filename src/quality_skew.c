@@ -21,7 +21,7 @@
  * states merge by concatenation.
  *
  * Flat form (SQL type apivalue.clock_skew_summary):
- *	 int32 vl_len_, uint8 version, uint8 sorted, uint16 unused (0), int32 n,
+ *	 int32 vl_len_, uint8 version, uint8 sorted, uint16 unused, int32 n,
  *	 SkewEvent events[n]
  *
  * src/quality_skew.c
@@ -52,7 +52,7 @@ typedef struct SkewFlat
 	int32		vl_len_;
 	uint8		version;
 	uint8		sorted;
-	uint16		merged;			/* working form: see skew_add_view; else 0 */
+	uint16		unused;
 	int32		n;
 	SkewEvent	events[FLEXIBLE_ARRAY_MEMBER];
 } SkewFlat;
@@ -375,137 +375,57 @@ skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 }
 
 /*
- * A larger working state for need events, holding w's header fields but no
- * events yet (n = 0), in the current memory context.  A transition value
- * doubles (rounded up to a power of two).  A combine function's growth is
- * sized for the partial states still to come instead: a parallel plan
- * passes a group one partial state per process, of similar sizes, so after
- * m of them the room asked for is one more of their average size (but at
- * least a quarter of need, so that many partial states, as a partitionwise
- * plan passes, still grow geometrically).  The size is exact: the executor
- * copies the whole state into the aggregate context, room included, so
- * room that no partial state will fill is copied for nothing.
- */
-static SkewFlat *
-skew_work_grow(const SkewFlat *w, int64 need, int m, bool combining)
-{
-	SkewFlat   *nw;
-
-	if (combining)
-	{
-		int64		cap = need + Max(need / Max(m, 1), need / 4);
-
-		nw = (SkewFlat *) quality_work_alloc_exact(SKEW_HDRSZ + sizeof(SkewEvent) * (Size) need,
-												   SKEW_HDRSZ + sizeof(SkewEvent) * (Size) cap,
-												   QUALITY_WORK_SKEW, SKEW_TYPE, SKEW_HDRSZ);
-	}
-	else
-		nw = skew_work_new(need, 0);
-	nw->sorted = w->sorted;
-	nw->merged = w->merged;
-	nw->n = 0;
-	return nw;
-}
-
-/*
  * Add the events of v to working state w; returns the state to keep (w, or
- * a larger state in the current memory context, skew_work_grow).  When both
- * are in arrival order (partial states from parallel workers usually are: a
- * device's events mostly reach the table in the order they arrived), they
- * are merged (into w's free room from the back, or into the larger state
- * from the front), so the result stays in arrival order and the final need
- * not sort; else they are concatenated and sorted when read.  Events equal
- * in the arrival order are equal in every byte, so the order is the one a
- * sort gives.  combining: called as a combine function (w->merged counts
- * the partial states in w, for skew_work_grow).
+ * a larger copy in the current memory context).  When both are in arrival
+ * order (partial states from parallel workers usually are: a device's
+ * events mostly reach the table in the order they arrived), they are
+ * merged, from the back, into w's free room, so the result stays in
+ * arrival order and the final need not sort; else they are concatenated
+ * and sorted when read.  Events equal in the arrival order are equal in
+ * every byte, so the order is the one a sort gives.
  */
 static SkewFlat *
-skew_add_view(SkewFlat *w, const SkewView *v, bool combining)
+skew_add_view(SkewFlat *w, const SkewView *v)
 {
 	SkewEvent  *e;
 	const SkewEvent *s;
 	int32		i;
 	int32		j;
 	int64		k;
-	int64		need;
-	int			m = 0;
 
 	if (v->n == 0)
 		return w;
-	if (combining)
-	{
-		/* Partial states in the result (the first counts as one). */
-		m = Min(Max((int) w->merged, 1) + 1, PG_UINT16_MAX);
-	}
 	if (w->n == 0)
 	{
 		w = skew_append(w, v->events, v->n);
 		w->sorted = v->sorted;
-		if (combining)
-			w->merged = (uint16) m;
 		return w;
 	}
-	need = (int64) w->n + v->n;
 	if (!(w->sorted || w->n < 2) || !v->sorted ||
 		skew_cmp_arrival(&w->events[w->n - 1], &v->events[0]) <= 0)
+		return skew_append(w, v->events, v->n);
+	if ((int64) w->n + v->n > SKEW_WORK_CAP(w))
 	{
-		/* Concatenate (skew_append; the same "sorted" flag). */
-		if (need > SKEW_WORK_CAP(w))
-		{
-			SkewFlat   *nw = skew_work_grow(w, need, m, combining);
+		SkewFlat   *nw = skew_work_new((int64) w->n + v->n, 0);
 
-			memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
-			nw->n = w->n;
-			w = nw;
-		}
-		w = skew_append(w, v->events, v->n);
-		if (combining)
-			w->merged = (uint16) m;
-		return w;
-	}
-	s = v->events;
-	if (need > SKEW_WORK_CAP(w))
-	{
-		/* Merge from the front into the larger state. */
-		SkewFlat   *nw = skew_work_grow(w, need, m, combining);
-		const SkewEvent *a = w->events;
-
-		e = nw->events;
-		i = 0;
-		j = 0;
-		k = 0;
-		while (i < w->n && j < v->n)
-		{
-			if (skew_cmp_arrival(&a[i], &s[j]) <= 0)
-				e[k++] = a[i++];
-			else
-				e[k++] = s[j++];
-		}
-		if (i < w->n)
-			memcpy(e + k, a + i, sizeof(SkewEvent) * (w->n - i));
-		else
-			memcpy(e + k, s + j, sizeof(SkewEvent) * (v->n - j));
+		nw->n = w->n;
+		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
 		w = nw;
 	}
-	else
+	e = w->events;
+	s = v->events;
+	i = w->n - 1;
+	j = v->n - 1;
+	k = (int64) w->n + v->n - 1;
+	while (j >= 0)
 	{
-		/* Merge from the back, into w's free room. */
-		e = w->events;
-		i = w->n - 1;
-		j = v->n - 1;
-		k = need - 1;
-		while (j >= 0)
-		{
-			if (i >= 0 && skew_cmp_arrival(&e[i], &s[j]) > 0)
-				e[k--] = e[i--];
-			else
-				e[k--] = s[j--];
-		}
+		if (i >= 0 && skew_cmp_arrival(&e[i], &s[j]) > 0)
+			e[k--] = e[i--];
+		else
+			e[k--] = s[j--];
 	}
-	w->n = (int32) need;
+	w->n += v->n;
 	w->sorted = true;
-	if (combining)
-		w->merged = (uint16) m;
 	return w;
 }
 
@@ -689,7 +609,7 @@ apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 	}
 	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	w = skew_for_update(fcinfo, 0);
-	w = skew_add_view(w, &v, quality_combining(fcinfo));
+	w = skew_add_view(w, &v);
 	PG_RETURN_POINTER(w);
 }
 
