@@ -3,9 +3,9 @@
 -- from workers to the leader), and partitionwise aggregation (one partial
 -- state per partition and group, six per group here, combined in the
 -- leader whether or not the plan is parallel).  The combine function merges
--- states in arrival order and sizes a grown state for the partial states
--- still to come; the answers are checked against plain SQL, and the stored
--- summaries against those of a plain serial plan, byte for byte.
+-- states that are in arrival order (in place, or into a larger state) and
+-- concatenates the others; the answers are checked against plain SQL, and
+-- the stored summaries against those of a plain serial plan, byte for byte.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS apivalue;
 RESET client_min_messages;
