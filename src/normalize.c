@@ -211,7 +211,7 @@ end_segment(char *out, int seg, int n)
  * White_Space characters of ASCII are TAB, LF, VT, FF, CR and the space.
  * ASCII bytes mean the same in every server encoding, so no conversion is
  * needed either.  test/sql/usage_distinct_percentiles.sql and
- * usage_normalize_memo.sql compare this path with the ICU one.
+ * usage_fast_paths.sql compare this path with the ICU one.
  */
 static text *
 normalize_ascii(const char *src, int srclen)
