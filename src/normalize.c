@@ -33,7 +33,6 @@
 
 #include "common/hashfn.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
@@ -47,25 +46,45 @@ PG_FUNCTION_INFO_V1(apivalue_normalize_step);
  * Memo of recent labels, per call site (fn_extra): a direct-mapped table
  * from the input bytes to the result.  A column of endpoints repeats a few
  * thousand spellings millions of times; a hit costs a hash and a memcmp
- * instead of three ICU passes.  Only inputs up to MEMO_MAX_LEN bytes are
- * kept; an entry is replaced by the next input hashing to its slot.
+ * instead of the normalization (three ICU passes, or the ASCII scans).
+ * Only inputs up to MEMO_MAX_LEN bytes are kept.
+ *
+ * Labels with ids ("GET /items/6577") are many and seldom repeat: an entry
+ * hit since it was stored is spared once by a colliding input (which is
+ * then normalized without being stored), so such labels do not push the
+ * frequent ones out.
+ *
+ * A hit returns the memo's own copy of the result, not a fresh palloc'd
+ * one: like any function result it is read before the next row's call (a
+ * node keeping values across rows copies them: hash and sort keys,
+ * aggregate states, tuple stores).  Beyond that, the chunk the last call
+ * returned is never overwritten nor freed by the next call (a replaced
+ * entry's chunk is reused in place only when it was not the last one
+ * returned, else set aside and freed at the next such replacement).
  */
-#define MEMO_SLOTS		16384
+#define MEMO_SLOTS		4096
 #define MEMO_MAX_LEN	256
 
 typedef struct MemoEntry
 {
-	char	   *in;				/* input bytes (NULL: empty slot) */
+	char	   *buf;			/* one chunk: the result (a text), then the
+								 * input bytes (NULL: empty slot) */
+	int			cap;			/* the chunk's size */
 	int			inlen;
 	uint32		hash;
-	text	   *out;			/* result */
+	bool		hit;			/* hit since it was stored or last spared */
 } MemoEntry;
 
 typedef struct NormalizeMemo
 {
 	MemoryContext mcxt;
+	char	   *returned;		/* the chunk the last call returned, if any */
+	char	   *retired;		/* a replaced entry's chunk, freed later */
 	MemoEntry	slots[MEMO_SLOTS];
 } NormalizeMemo;
+
+/* The input bytes of an entry, after its (padded) result. */
+#define MEMO_ENTRY_IN(e)	((e)->buf + INTALIGN(VARSIZE((text *) (e)->buf)))
 
 static text *normalize_label(text *in);
 
@@ -136,20 +155,16 @@ segment_is_id(const char *s, int len)
 	return false;
 }
 
-static bool
-is_ascii(const char *s, int len)
-{
-	for (int i = 0; i < len; i++)
-		if ((unsigned char) s[i] >= 0x80)
-			return false;
-	return true;
-}
-
-/* Rule 3 of the header: append the folded text with id-like segments replaced. */
-static void
-replace_ids(StringInfo out, const char *utf8, int utf8len)
+/*
+ * Rule 3 of the header: write the folded text with id-like segments
+ * replaced to dst, which has room for 4 * utf8len bytes ("{id}" replaces a
+ * segment of at least one byte); returns the length written.
+ */
+static int
+replace_ids(char *dst, const char *utf8, int utf8len)
 {
 	int			pos = 0;
+	int			n = 0;
 
 	while (pos < utf8len)
 	{
@@ -157,71 +172,101 @@ replace_ids(StringInfo out, const char *utf8, int utf8len)
 
 		if (is_delimiter((unsigned char) utf8[pos]))
 		{
-			appendStringInfoChar(out, utf8[pos]);
-			pos++;
+			dst[n++] = utf8[pos++];
 			continue;
 		}
 		while (pos < utf8len && !is_delimiter((unsigned char) utf8[pos]))
 			pos++;
 		if (segment_is_id(utf8 + start, pos - start))
-			appendStringInfoString(out, "{id}");
+		{
+			memcpy(dst + n, "{id}", 4);
+			n += 4;
+		}
 		else
-			appendBinaryStringInfo(out, utf8 + start, pos - start);
+		{
+			memcpy(dst + n, utf8 + start, pos - start);
+			n += pos - start;
+		}
 	}
+	return n;
+}
+
+/* End the segment out[seg..n): "{id}" if it is id-like; returns the new end. */
+static inline int
+end_segment(char *out, int seg, int n)
+{
+	if (n > seg && segment_is_id(out + seg, n - seg))
+	{
+		memcpy(out + seg, "{id}", 4);
+		return seg + 4;
+	}
+	return n;
 }
 
 /*
- * The same normalization for an all-ASCII label, without ICU.  On ASCII,
- * NFKC_Casefold maps A-Z to a-z and leaves every other character as it is
- * (no ASCII character has a compatibility decomposition or is default
- * ignorable), and the Unicode White_Space characters of ASCII are TAB, LF,
- * VT, FF, CR and the space.  ASCII bytes mean the same in every server
- * encoding, so no conversion is needed either.  test/sql/usage_speed.sql
- * compares this path with the ICU one.
+ * The same normalization for an all-ASCII label, without ICU; NULL if the
+ * label is not all ASCII.  On ASCII, NFKC_Casefold maps A-Z to a-z and
+ * leaves every other character as it is (no ASCII character has a
+ * compatibility decomposition or is default ignorable), and the Unicode
+ * White_Space characters of ASCII are TAB, LF, VT, FF, CR and the space.
+ * ASCII bytes mean the same in every server encoding, so no conversion is
+ * needed either.  test/sql/usage_distinct_percentiles.sql and
+ * usage_fast_paths.sql compare this path with the ICU one.
  */
 static text *
 normalize_ascii(const char *src, int srclen)
 {
-	char	   *f = palloc(srclen + 1);
-	int			k = 0;
-	StringInfoData out;
-	text	   *res;
+	/*
+	 * One pass: fold, collapse white space and replace ids as each segment
+	 * ends.  The folded text is at most srclen bytes and "{id}" replaces a
+	 * segment of at least one byte, so the result is at most 4 srclen.
+	 */
+	text	   *res = palloc(VARHDRSZ + 4 * (Size) srclen + 1);
+	char	   *out = VARDATA(res);
+	int			n = 0;			/* bytes written */
+	int			seg = 0;		/* start of the current segment */
+	bool		space = false;	/* white space seen after some text */
 
 	for (int i = 0; i < srclen; i++)
 	{
 		unsigned char c = (unsigned char) src[i];
 
+		if (c >= 0x80)
+		{
+			pfree(res);
+			return NULL;
+		}
 		if (c == ' ' || (c >= 0x09 && c <= 0x0d))
 		{
-			if (k > 0 && f[k - 1] != ' ')
-				f[k++] = ' ';
+			space = n > 0;
+			continue;
 		}
-		else if (c >= 'A' && c <= 'Z')
-			f[k++] = (char) (c + ('a' - 'A'));
+		if (space)
+		{
+			n = end_segment(out, seg, n);
+			out[n++] = ' ';
+			seg = n;
+			space = false;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		if (is_delimiter(c))
+		{
+			n = end_segment(out, seg, n);
+			out[n++] = (char) c;
+			seg = n;
+		}
 		else
-			f[k++] = (char) c;
+			out[n++] = (char) c;
 	}
-	if (k > 0 && f[k - 1] == ' ')
-		k--;
-
-	/*
-	 * Build the result in place: "{id}" replaces a segment of at least one
-	 * byte, so the result is at most 4 k bytes.
-	 */
-	res = palloc(VARHDRSZ + 4 * k + 1);
-	out.data = VARDATA(res);
-	out.len = 0;
-	out.maxlen = 4 * k + 1;
-	out.cursor = 0;
-	replace_ids(&out, f, k);
-	Assert(out.data == VARDATA(res));
-	SET_VARSIZE(res, VARHDRSZ + out.len);
+	n = end_segment(out, seg, n);
+	SET_VARSIZE(res, VARHDRSZ + n);
 	return res;
 }
 
 /*
- * normalize_step(text) → text: ASCII labels without ICU, others through
- * the memo of the call site.
+ * normalize_step(text) → text: through the memo of the call site; a miss
+ * normalizes an all-ASCII label without ICU, others with ICU.
  */
 Datum
 apivalue_normalize_step(PG_FUNCTION_ARGS)
@@ -233,11 +278,14 @@ apivalue_normalize_step(PG_FUNCTION_ARGS)
 	MemoEntry  *e;
 	uint32		hash;
 	text	   *out;
+	Size		outsize;
+	int			need;
 
-	if (is_ascii(src, srclen))
-		PG_RETURN_TEXT_P(normalize_ascii(src, srclen));
 	if (srclen > MEMO_MAX_LEN)
-		PG_RETURN_TEXT_P(normalize_label(in));
+	{
+		out = normalize_ascii(src, srclen);
+		PG_RETURN_TEXT_P(out ? out : normalize_label(in));
+	}
 	if (memo == NULL)
 	{
 		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NormalizeMemo));
@@ -246,35 +294,50 @@ apivalue_normalize_step(PG_FUNCTION_ARGS)
 	}
 	hash = hash_bytes((const unsigned char *) src, srclen);
 	e = &memo->slots[hash & (MEMO_SLOTS - 1)];
-	if (e->in && e->hash == hash && e->inlen == srclen &&
-		memcmp(e->in, src, srclen) == 0)
+	if (e->buf && e->hash == hash && e->inlen == srclen &&
+		memcmp(MEMO_ENTRY_IN(e), src, srclen) == 0)
 	{
-		out = e->out;
+		e->hit = true;
+		memo->returned = e->buf;
+		PG_RETURN_TEXT_P((text *) e->buf);
 	}
-	else
-	{
-		out = normalize_label(in);
-		if (e->in)
-		{
-			pfree(e->in);
-			pfree(e->out);
-		}
-		e->in = MemoryContextAlloc(memo->mcxt, Max(srclen, 1));
-		memcpy(e->in, src, srclen);
-		e->inlen = srclen;
-		e->hash = hash;
-		e->out = MemoryContextAlloc(memo->mcxt, VARSIZE(out));
-		memcpy(e->out, out, VARSIZE(out));
-		pfree(out);
-		out = e->out;
-	}
-	/* the caller may keep or free the result: return a copy */
-	{
-		text	   *res = palloc(VARSIZE(out));
 
-		memcpy(res, out, VARSIZE(out));
-		PG_RETURN_TEXT_P(res);
+	out = normalize_ascii(src, srclen);
+	if (out == NULL)
+		out = normalize_label(in);
+	if (e->buf && e->hit)
+	{
+		/* spare a label that was hit; return the result unstored */
+		e->hit = false;
+		memo->returned = NULL;
+		PG_RETURN_TEXT_P(out);
 	}
+	outsize = VARSIZE(out);
+	need = INTALIGN(outsize) + Max(srclen, 1);
+	if (e->buf && (e->cap < need || e->buf == memo->returned))
+	{
+		if (e->buf == memo->returned)
+		{
+			if (memo->retired)
+				pfree(memo->retired);
+			memo->retired = e->buf;
+		}
+		else
+			pfree(e->buf);
+		e->buf = NULL;
+	}
+	if (e->buf == NULL)
+	{
+		e->cap = Max(need, 64);
+		e->buf = MemoryContextAlloc(memo->mcxt, e->cap);
+	}
+	memcpy(e->buf, out, outsize);
+	memcpy(MEMO_ENTRY_IN(e), src, srclen);
+	e->inlen = srclen;
+	e->hash = hash;
+	e->hit = false;
+	memo->returned = NULL;
+	PG_RETURN_TEXT_P(out);
 }
 
 /*
@@ -296,7 +359,8 @@ normalize_label(text *in)
 				k;
 	char	   *utf8;
 	int32_t		utf8len;
-	StringInfoData out;
+	char	   *ids;
+	int			idslen;
 
 	/* to UTF-8 (a no-op in a UTF-8 database), then to UTF-16 for ICU */
 	src = pg_server_to_any(src, srclen, PG_UTF8);
@@ -347,12 +411,13 @@ normalize_label(text *in)
 	icu_check(status, "conversion to UTF-8");
 
 	/* id-like segments */
-	initStringInfo(&out);
-	replace_ids(&out, utf8, utf8len);
+	ids = palloc((Size) utf8len * 4 + 1);
+	idslen = replace_ids(ids, utf8, utf8len);
+	ids[idslen] = '\0';
 
 	/* back to the database encoding */
 	{
-		char	   *res = pg_any_to_server(out.data, out.len, PG_UTF8);
+		char	   *res = pg_any_to_server(ids, idslen, PG_UTF8);
 
 		return cstring_to_text(res);
 	}

@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -43,8 +44,10 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_locale.h"
 #include "utils/typcache.h"
 
 #define DPCT_VERSION		1
@@ -57,6 +60,22 @@ typedef struct DpctSlot
 	uint32		used;			/* 0 when the slot is free */
 } DpctSlot;
 
+/*
+ * How values are hashed and compared: with the type's functions through
+ * fmgr, or inline for the types the counted column usually has.  The inline
+ * paths compute exactly what the type's functions compute (hashint2/4/8 and
+ * int equality; hashtext and texteq under a deterministic collation, which
+ * hash and compare the bytes), so states of either path combine.
+ */
+typedef enum DpctKind
+{
+	DPCT_GENERIC,
+	DPCT_INT2,
+	DPCT_INT4,
+	DPCT_INT8,
+	DPCT_BYTES					/* text, varchar: deterministic collation */
+} DpctKind;
+
 typedef struct DpctState
 {
 	/* the value type */
@@ -64,6 +83,7 @@ typedef struct DpctState
 	Oid			collation;
 	int16		typlen;
 	bool		typbyval;
+	DpctKind	kind;
 	FmgrInfo   *hash_fn;		/* from the type cache */
 	FmgrInfo   *eq_fn;
 	MemoryContext mcxt;
@@ -71,6 +91,14 @@ typedef struct DpctState
 	DpctSlot   *slots;
 	uint32		nslots;			/* power of two, or 0 */
 	uint32		nvalues;
+	/*
+	 * The last value added (inserted or found), to skip the probe when the
+	 * next row repeats it: tables are often stored user by user, so a
+	 * user's rows of one group come together.
+	 */
+	bool		have_last;
+	uint32		last_hash;
+	uint64		last_ref;
 	bool		flat;			/* deserialized: slots[0..nvalues) all used,
 								 * no hashing structure (read-only) */
 	char	   *arena;			/* copies of by-reference values */
@@ -120,6 +148,25 @@ dpct_set_type(DpctState *st, Oid typid, Oid collation)
 	st->typbyval = tce->typbyval;
 	st->hash_fn = &tce->hash_proc_finfo;
 	st->eq_fn = &tce->eq_opr_finfo;
+	st->kind = DPCT_GENERIC;
+	if (typid == INT2OID && tce->hash_proc == F_HASHINT2)
+		st->kind = DPCT_INT2;
+	else if (typid == INT4OID && tce->hash_proc == F_HASHINT4)
+		st->kind = DPCT_INT4;
+	else if (typid == INT8OID && tce->hash_proc == F_HASHINT8)
+		st->kind = DPCT_INT8;
+	else if ((typid == TEXTOID || typid == VARCHAROID) &&
+			 tce->hash_proc == F_HASHTEXT && tce->eq_opr == TextEqualOperator &&
+			 OidIsValid(collation))
+	{
+		/* hashtext's and texteq's test: no locale (libc default) counts */
+		pg_locale_t locale = 0;
+
+		if (!lc_collate_is_c(collation))
+			locale = pg_newlocale_from_collation(collation);
+		if (!locale || locale->deterministic)
+			st->kind = DPCT_BYTES;
+	}
 }
 
 static DpctState *
@@ -142,15 +189,81 @@ dpct_slot_datum(DpctState *st, DpctSlot *s)
 
 static void dpct_insert(DpctState *st, Datum value, uint32 hash);
 
-/* Double the slot array (or make the first one) and re-insert. */
+/*
+ * The hash of a value (detoasted if a varlena), as the type's hash function
+ * computes it.
+ */
+static inline uint32
+dpct_hash(DpctState *st, Datum value)
+{
+	switch (st->kind)
+	{
+		case DPCT_INT2:
+			return hash_bytes_uint32((uint32) (int32) DatumGetInt16(value));
+		case DPCT_INT4:
+			return hash_bytes_uint32((uint32) DatumGetInt32(value));
+		case DPCT_INT8:
+			{
+				/* hashint8: equal to hashint4 for values that fit int4 */
+				int64		v = DatumGetInt64(value);
+				uint32		lohalf = (uint32) v;
+				uint32		hihalf = (uint32) (v >> 32);
+
+				lohalf ^= (v >= 0) ? hihalf : ~hihalf;
+				return hash_bytes_uint32(lohalf);
+			}
+		case DPCT_BYTES:
+			return hash_bytes((const unsigned char *) VARDATA_ANY(DatumGetPointer(value)),
+							  VARSIZE_ANY_EXHDR(DatumGetPointer(value)));
+		case DPCT_GENERIC:
+			break;
+	}
+	return DatumGetUInt32(FunctionCall1Coll(st->hash_fn, st->collation, value));
+}
+
+/* Whether the value held at ref (a slot's ref) equals value. */
+static inline bool
+dpct_equal(DpctState *st, uint64 ref, Datum value)
+{
+	switch (st->kind)
+	{
+		case DPCT_INT2:
+		case DPCT_INT4:
+		case DPCT_INT8:
+			return (Datum) ref == value;
+		case DPCT_BYTES:
+			{
+				const char *a = st->arena + ref;
+				const char *b = DatumGetPointer(value);
+				Size		alen = VARSIZE_ANY_EXHDR(a);
+
+				return alen == VARSIZE_ANY_EXHDR(b) &&
+					memcmp(VARDATA_ANY(a), VARDATA_ANY(b), alen) == 0;
+			}
+		case DPCT_GENERIC:
+			break;
+	}
+	return DatumGetBool(FunctionCall2Coll(st->eq_fn, st->collation,
+										  st->typbyval ? (Datum) ref
+										  : PointerGetDatum(st->arena + ref),
+										  value));
+}
+
+/*
+ * Grow the slot array to hold at least nvalues values at a load of at most
+ * 3/4 (a power of two, at least double the old size or 16) and re-insert.
+ */
 static void
-dpct_grow_slots(DpctState *st)
+dpct_grow_slots(DpctState *st, uint64 nvalues)
 {
 	DpctSlot   *old = st->slots;
 	uint32		oldn = st->nslots;
-	uint32		newn = oldn ? oldn * 2 : 16;
+	uint64		newn = oldn ? (uint64) oldn * 2 : 16;
 
-	if ((Size) newn * sizeof(DpctSlot) > MaxAllocHugeSize / 2)
+	while (nvalues * 4 > newn * 3)
+		newn *= 2;
+	if (newn > PG_UINT32_MAX / 2 + 1 ||
+		(Size) newn * sizeof(DpctSlot) > MaxAllocHugeSize / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct values in one group")));
@@ -216,8 +329,10 @@ dpct_insert(DpctState *st, Datum value, uint32 hash)
 
 	if (st->flat)
 		elog(ERROR, "distinct_percentiles: insert into a deserialized state");
+	if (st->have_last && st->last_hash == hash && dpct_equal(st, st->last_ref, value))
+		return;
 	if ((uint64) (st->nvalues + 1) * 4 > (uint64) st->nslots * 3)
-		dpct_grow_slots(st);
+		dpct_grow_slots(st, (uint64) st->nvalues + 1);
 	j = hash & (st->nslots - 1);
 	for (;;)
 	{
@@ -225,10 +340,13 @@ dpct_insert(DpctState *st, Datum value, uint32 hash)
 
 		if (!s->used)
 			break;
-		if (s->hash == hash &&
-			DatumGetBool(FunctionCall2Coll(st->eq_fn, st->collation,
-										   dpct_slot_datum(st, s), value)))
+		if (s->hash == hash && dpct_equal(st, s->ref, value))
+		{
+			st->have_last = true;
+			st->last_hash = hash;
+			st->last_ref = s->ref;
 			return;
+		}
 		j = (j + 1) & (st->nslots - 1);
 	}
 	st->slots[j].hash = hash;
@@ -238,6 +356,9 @@ dpct_insert(DpctState *st, Datum value, uint32 hash)
 	else
 		st->slots[j].ref = dpct_arena_copy(st, value);
 	st->nvalues++;
+	st->have_last = true;
+	st->last_hash = hash;
+	st->last_ref = st->slots[j].ref;
 }
 
 static void
@@ -247,17 +368,20 @@ dpct_add_value(DpctState *st, Datum value)
 
 	if (st->typlen == -1)
 		value = PointerGetDatum(PG_DETOAST_DATUM_PACKED(value));
-	hash = DatumGetUInt32(FunctionCall1Coll(st->hash_fn, st->collation, value));
+	hash = dpct_hash(st, value);
 	dpct_insert(st, value, hash);
 }
 
+/* Make room for at least n latencies (geometric growth). */
 static void
-dpct_add_latency(DpctState *st, float8 v)
+dpct_reserve_latencies(DpctState *st, int64 n)
 {
-	if (st->nlat == st->latcap)
+	if (n > st->latcap)
 	{
 		int64		cap = st->latcap ? st->latcap * 2 : 16;
 
+		while (cap < n)
+			cap *= 2;
 		if ((Size) cap * sizeof(float8) > MaxAllocHugeSize)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -268,6 +392,13 @@ dpct_add_latency(DpctState *st, float8 v)
 			st->lat = repalloc_huge(st->lat, (Size) cap * sizeof(float8));
 		st->latcap = cap;
 	}
+}
+
+static inline void
+dpct_add_latency(DpctState *st, float8 v)
+{
+	if (st->nlat == st->latcap)
+		dpct_reserve_latencies(st, st->nlat + 1);
 	st->lat[st->nlat++] = v;
 }
 
@@ -386,6 +517,9 @@ apivalue_distinct_percentiles_combine(PG_FUNCTION_ARGS)
 		elog(ERROR, "distinct_percentiles: combining states of different types");
 	if (!a->have_fractions && b->have_fractions)
 		dpct_copy_fractions(a, b);
+	/* room for all of b at once: no growing and re-inserting on the way */
+	if (((uint64) a->nvalues + b->nvalues) * 4 > (uint64) a->nslots * 3)
+		dpct_grow_slots(a, (uint64) a->nvalues + b->nvalues);
 	for (uint32 i = 0; i < b->nslots; i++)
 	{
 		DpctSlot   *s = &b->slots[i];
@@ -393,8 +527,12 @@ apivalue_distinct_percentiles_combine(PG_FUNCTION_ARGS)
 		if (s->used)
 			dpct_insert(a, dpct_slot_datum(b, s), s->hash);
 	}
-	for (int64 i = 0; i < b->nlat; i++)
-		dpct_add_latency(a, b->lat[i]);
+	if (b->nlat > 0)
+	{
+		dpct_reserve_latencies(a, a->nlat + b->nlat);
+		memcpy(a->lat + a->nlat, b->lat, sizeof(float8) * b->nlat);
+		a->nlat += b->nlat;
+	}
 	PG_RETURN_POINTER(a);
 }
 
@@ -565,8 +703,10 @@ apivalue_distinct_percentiles_deserialize(PG_FUNCTION_ARGS)
 	nlat = pq_getmsgint64(&buf);
 	if (nlat < 0 || nlat > (buf.len - buf.cursor) / 8 || nlat * 8 != buf.len - buf.cursor)
 		dpct_corrupt("latency count");
+	dpct_reserve_latencies(st, nlat);
 	for (int64 i = 0; i < nlat; i++)
-		dpct_add_latency(st, pq_getmsgfloat8(&buf));
+		st->lat[i] = pq_getmsgfloat8(&buf);
+	st->nlat = nlat;
 	PG_RETURN_POINTER(st);
 }
 
@@ -590,6 +730,118 @@ dpct_cmp_float8(const float8 *a, const float8 *b)
 #define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
+
+static inline void
+dpct_swap(float8 *a, int64 i, int64 j)
+{
+	float8		t = a[i];
+
+	a[i] = a[j];
+	a[j] = t;
+}
+
+/*
+ * Rearrange a[0..n) so that a[k] is the element a sort would put there
+ * (every element before it is not greater, every element after it not
+ * less, in the float8 order above): quickselect with a median-of-three
+ * pivot, expected O(n).  After a bounded number of rounds the part left is
+ * sorted instead, so the worst case stays O(n log n).
+ */
+static void
+dpct_select(float8 *a, int64 n, int64 k)
+{
+	int64		lo = 0,
+				hi = n - 1;
+	int			budget = 64;
+
+	while (hi > lo)
+	{
+		int64		mid,
+					i,
+					j;
+		float8		pivot;
+
+		if (hi - lo < 16 || --budget == 0)
+		{
+			dpct_sort_float8(a + lo, hi - lo + 1);
+			return;
+		}
+		/* median of a[lo], a[mid], a[hi] to a[mid], with a[lo] <= it <= a[hi] */
+		mid = lo + (hi - lo) / 2;
+		if (dpct_cmp_float8(&a[mid], &a[lo]) < 0)
+			dpct_swap(a, mid, lo);
+		if (dpct_cmp_float8(&a[hi], &a[lo]) < 0)
+			dpct_swap(a, hi, lo);
+		if (dpct_cmp_float8(&a[hi], &a[mid]) < 0)
+			dpct_swap(a, hi, mid);
+		pivot = a[mid];
+		/* Hoare partition of a[lo..hi]: a[lo] and a[hi] are sentinels */
+		i = lo;
+		j = hi;
+		for (;;)
+		{
+			do
+				i++;
+			while (dpct_cmp_float8(&a[i], &pivot) < 0);
+			do
+				j--;
+			while (dpct_cmp_float8(&a[j], &pivot) > 0);
+			if (i >= j)
+				break;
+			dpct_swap(a, i, j);
+		}
+		/* now a[lo..j] <= pivot <= a[j+1..hi] */
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+}
+
+/*
+ * Put the elements at the rows percentile_cont reads (each fraction's
+ * floor and ceiling row) where a sort would put them, selecting them in
+ * increasing order: after a[k] is in place, the rows after it are
+ * a[k+1..n), so the next row is selected from those alone.
+ */
+static void
+dpct_select_rows(DpctState *st, int nfrac)
+{
+	int64	   *rows = palloc(sizeof(int64) * 2 * Max(nfrac, 1));
+	int			nrows = 0;
+	int64		done = 0;		/* a[0..done) hold their final elements */
+
+	for (int i = 0; i < nfrac; i++)
+	{
+		float8		pos;
+
+		if (st->frac_null[i])
+			continue;
+		pos = st->frac[i] * (st->nlat - 1);
+		rows[nrows++] = (int64) floor(pos);
+		rows[nrows++] = (int64) ceil(pos);
+	}
+	/* few rows: insertion sort */
+	for (int i = 1; i < nrows; i++)
+	{
+		int64		r = rows[i];
+		int			j = i;
+
+		for (; j > 0 && rows[j - 1] > r; j--)
+			rows[j] = rows[j - 1];
+		rows[j] = r;
+	}
+	for (int i = 0; i < nrows; i++)
+	{
+		int64		r = rows[i];
+
+		if (r < done)
+			continue;			/* a repeated row */
+		dpct_select(st->lat + done, st->nlat - done, r - done);
+		done = r + 1;
+	}
+	pfree(rows);
+}
 
 /*
  * final(state) → float8[]: {distinct values, percentile per fraction}.
@@ -619,9 +871,17 @@ apivalue_distinct_percentiles_final(PG_FUNCTION_ARGS)
 	nulls = palloc(sizeof(bool) * (nfrac + 1));
 	elems[0] = Float8GetDatum((float8) st->nvalues);
 	nulls[0] = false;
-	/* sorting in place is fine: the order of the array is not state */
+	/*
+	 * Reordering in place is fine: the order of the array is not state.
+	 * Few fractions: select their rows; many: sort once.
+	 */
 	if (st->nlat > 1)
-		dpct_sort_float8(st->lat, st->nlat);
+	{
+		if (nfrac <= 8)
+			dpct_select_rows(st, nfrac);
+		else
+			dpct_sort_float8(st->lat, st->nlat);
+	}
 	for (int i = 0; i < nfrac; i++)
 	{
 		nulls[i + 1] = st->nlat == 0 || st->frac_null[i];
