@@ -656,3 +656,83 @@ BEGIN
       SELECT k, n, d, f, l FROM g ORDER BY 1 $q$, k, t, events) USING tolerance;
   END IF;
 END $$;
+
+-- delivery_hash (lead): _delivery_by_segment hashes its (segment, device) groups
+CREATE OR REPLACE FUNCTION apivalue._delivery_by_segment(events regclass, device_column text, seq_column text,
+    segment_column text, time_column text, since timestamptz)
+RETURNS TABLE (segment text, devices bigint, received bigint, expected bigint, loss_rate float8,
+               p_value float8, flagged boolean)
+LANGUAGE plpgsql STABLE
+-- One sequence summary per (segment, device), hashed: the summary is a plain
+-- varlena with no memory context of its own, so hash aggregation's memory
+-- accounting stays linear (an earlier state had one context per group, and
+-- this function forced a sort of every row instead: 3.5x the scan floor).
+AS $$
+DECLARE
+  d text := apivalue._column(events, device_column, 'device_column');
+  s text := apivalue._column(events, seq_column, 'seq_column',
+                             ARRAY['bigint'::regtype, 'integer'::regtype, 'smallint'::regtype]);
+  g text := apivalue._column(events, segment_column, 'segment_column');
+  w text := '';
+BEGIN
+  IF since IS NOT NULL THEN
+    IF NOT isfinite(since) THEN
+      RAISE EXCEPTION 'since must be finite, got "%"', since USING ERRCODE = '22008';
+    END IF;
+    w := format(' AND %s >= $1', apivalue._column(events, time_column, 'time_column',
+                                                  ARRAY['timestamptz'::regtype, 'timestamp'::regtype]));
+  END IF;
+  -- Per (segment, device): the sequence summary of the quality module gives
+  -- expected = max - min + 1 and received = distinct numbers.  Per segment,
+  -- a one-sided two-proportion z-test of its loss rate against all the
+  -- other segments' with device-clustered (sandwich) standard errors: the
+  -- events of one device are not independent trials, so a single device
+  -- that lost a burst is one incident, not hundreds of losses.  For a ratio
+  -- p = sum(lost) / sum(expected) over m devices,
+  --   var(p) = m / (m - 1) * sum((lost_d - p * expected_d)^2) / sum(expected)^2,
+  -- expanded into sums so that "all the others" is the total minus the
+  -- segment.  Either side with fewer than 2 devices cannot be tested.
+  RETURN QUERY EXECUTE format($q$
+    WITH d AS (
+      SELECT %1$s::text AS seg, apivalue.sequence_summary(%2$s::bigint) AS sm
+      FROM %4$s
+      WHERE %3$s IS NOT NULL AND %2$s IS NOT NULL%5$s
+      GROUP BY %1$s, %3$s),
+    c AS (
+      SELECT d.seg, apivalue.received_count(d.sm) AS r, apivalue.expected_count(d.sm) AS e
+      FROM d),
+    g AS (
+      SELECT c.seg, count(*) AS m, sum(c.r)::bigint AS received, sum(c.e)::bigint AS expected,
+             sum(c.e - c.r)::numeric AS l, sum((c.e - c.r)::numeric * (c.e - c.r)) AS l2,
+             sum((c.e - c.r)::numeric * c.e) AS le, sum(c.e::numeric * c.e) AS e2
+      FROM c GROUP BY c.seg),
+    t AS (
+      SELECT g.*,
+             sum(g.m) OVER () - g.m AS m_r, sum(g.expected) OVER () - g.expected AS e_r,
+             sum(g.l) OVER () - g.l AS l_r, sum(g.l2) OVER () - g.l2 AS l2_r,
+             sum(g.le) OVER () - g.le AS le_r, sum(g.e2) OVER () - g.e2 AS e2_r
+      FROM g),
+    v AS (
+      SELECT t.*, t.l::float8 / t.expected AS p_i,
+             CASE WHEN t.e_r > 0 THEN t.l_r::float8 / t.e_r END AS p_r
+      FROM t),
+    w AS (
+      SELECT v.*,
+             CASE WHEN v.m >= 2 AND v.m_r >= 2 THEN
+               v.m::float8 / (v.m - 1)
+                 * greatest(v.l2::float8 - 2 * v.p_i * v.le::float8 + v.p_i * v.p_i * v.e2::float8, 0)
+                 / (v.expected::float8 * v.expected)
+               + v.m_r::float8 / (v.m_r - 1)
+                 * greatest(v.l2_r::float8 - 2 * v.p_r * v.le_r::float8 + v.p_r * v.p_r * v.e2_r::float8, 0)
+                 / (v.e_r::float8 * v.e_r)
+             END AS var
+      FROM v)
+    SELECT w.seg, w.m, w.received, w.expected, w.p_i,
+           pv.p, coalesce(pv.p < 0.01, false)
+    FROM w, LATERAL (
+      SELECT CASE WHEN w.var IS NULL THEN NULL
+                  WHEN w.var = 0 THEN CASE WHEN w.p_i > w.p_r THEN 0.0::float8 ELSE 1.0::float8 END
+                  ELSE apivalue._normal_upper_tail((w.p_i - w.p_r) / sqrt(w.var)) END AS p) pv
+    ORDER BY w.seg COLLATE "C" NULLS FIRST $q$, g, s, d, events, w)
+    USING since;
+END $$;
