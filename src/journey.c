@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * journey.c
- *	  journey_path aggregates: the steps a group took, in time order.
+ *	  journey_path aggregates: the steps a group took, in time order; and
+ *	  _journey_flow_edges, the edges of journey_flows counted from those
+ *	  paths (its own comment, at the end of the file, describes it).
  *
  * State: the group's events as 16-byte records (event_buffer.h's AvEvent:
  * timestamp, and the step's id in the "aux" field).  Step labels are
