@@ -736,3 +736,166 @@ BEGIN
     ORDER BY w.seg COLLATE "C" NULLS FIRST $q$, g, s, d, events, w)
     USING since;
 END $$;
+
+-- journey3
+-- journey_flows: the edges are counted by one C aggregate, _journey_flow_edges
+-- (the per-depth self-join chain and the percentile_cont sort are gone).
+
+CREATE TYPE apivalue.journey_flow_edge_list AS (
+  depth integer[],
+  from_step text[],
+  to_step text[],
+  users bigint[],
+  median_time interval[]
+);
+
+COMMENT ON TYPE apivalue.journey_flow_edge_list IS
+  'result of _journey_flow_edges: the edges of journey_flows as parallel arrays (to_step NULL = dropped off; median_time NULL for those)';
+
+CREATE FUNCTION apivalue._journey_flow_edges_accum(internal, text[], anyarray, integer, integer)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_accum'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_accum(internal, text[], anyarray, integer, integer) IS
+  'transition function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_combine'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_combine(internal, internal) IS
+  'combine function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_serialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_serialize(internal) IS
+  'serialize function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_deserialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_deserialize(bytea, internal) IS
+  'deserialize function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_final(internal, text[], anyarray, integer, integer)
+RETURNS apivalue.journey_flow_edge_list
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_final'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_final(internal, text[], anyarray, integer, integer) IS
+  'final function of _journey_flow_edges';
+
+CREATE AGGREGATE apivalue._journey_flow_edges(steps text[], times anyarray, max_depth integer, min_users integer) (
+  SFUNC = apivalue._journey_flow_edges_accum,
+  STYPE = internal,
+  FINALFUNC = apivalue._journey_flow_edges_final,
+  FINALFUNC_EXTRA,
+  COMBINEFUNC = apivalue._journey_flow_edges_combine,
+  SERIALFUNC = apivalue._journey_flow_edges_serialize,
+  DESERIALFUNC = apivalue._journey_flow_edges_deserialize,
+  PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE apivalue._journey_flow_edges(text[], anyarray, integer, integer) IS
+  'journey_flows'' edges from one path per row (steps, and their start times as timestamp[] or timestamptz[], e.g. journey_path and journey_path_times): paths cut to max_depth + 1 steps, edges taken by fewer than min_users paths folded into ''other'' depth by depth; per edge (depth, from_step, to_step or NULL when the path ends) the paths taking it and percentile_cont(0.5) of the time between the two steps';
+
+CREATE OR REPLACE FUNCTION apivalue.journey_flows(
+    events regclass,
+    user_column text,
+    time_column text,
+    step_column text,
+    start_step text DEFAULT NULL,
+    max_depth integer DEFAULT 5,
+    session_gap interval DEFAULT NULL,
+    min_users integer DEFAULT 1,
+    normalize_steps boolean DEFAULT false)
+RETURNS TABLE (depth integer, from_step text, to_step text, users bigint,
+               median_time interval, from_users bigint, dropped_after bigint,
+               dropped_share double precision)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  u text;
+  t text;
+  s text;
+  step_expr text;
+  anchor text := start_step;
+  agg text;
+  coll text := '';
+  q text;
+BEGIN
+  IF max_depth IS NULL OR max_depth < 1 OR max_depth > 50 THEN
+    RAISE EXCEPTION 'max_depth must be between 1 and 50, not %', coalesce(max_depth::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  IF min_users IS NULL OR min_users < 1 THEN
+    RAISE EXCEPTION 'min_users must be at least 1, not %', coalesce(min_users::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  IF session_gap < interval '0' THEN
+    RAISE EXCEPTION 'session_gap must not be negative, not "%"', session_gap
+      USING ERRCODE = '22023';
+  END IF;
+  IF normalize_steps IS NULL THEN
+    RAISE EXCEPTION 'normalize_steps must not be NULL' USING ERRCODE = '22004';
+  END IF;
+
+  u := apivalue._column(events, user_column, 'user column');
+  t := apivalue._column(events, time_column, 'time column', '{timestamptz,timestamp}');
+  s := apivalue._column(events, step_column, 'step column', '{text,character varying}');
+  step_expr := format(CASE WHEN normalize_steps THEN 'apivalue.normalize_step(%s::text)' ELSE '%s::text' END, s);
+  IF normalize_steps AND anchor IS NOT NULL THEN
+    anchor := apivalue.normalize_step(anchor);
+  END IF;
+  agg := CASE WHEN anchor IS NULL THEN 'apivalue.journey_path%1$s(t, s, $2 + 1)'
+              ELSE 'apivalue.journey_path_from%1$s(t, s, $1, $2 + 1)' END;
+  -- labels are ordered under the step column's collation, as its paths are
+  SELECT CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
+              THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
+    INTO coll
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = events AND a.attname = step_column AND NOT a.attisdropped;
+
+  q := format($q$
+    WITH ev AS (
+      SELECT %1$s AS u, %2$s AS t, %3$s AS s%4$s
+      FROM %5$s
+      WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL AND %3$s IS NOT NULL),
+    p AS (
+      SELECT %6$s AS steps, %7$s AS times FROM ev GROUP BY u%8$s),
+    r AS (
+      SELECT apivalue._journey_flow_edges(p.steps, p.times, $2, $4) AS r FROM p),
+    g AS (
+      SELECT x.d, x.f%9$s AS f, x.tt%9$s AS tt, x.n, x.med
+      FROM r, unnest((r.r).depth, (r.r).from_step, (r.r).to_step, (r.r).users, (r.r).median_time)
+              AS x(d, f, tt, n, med))
+    SELECT g.d, g.f, g.tt, g.n, g.med,
+           (sum(g.n) OVER w)::bigint,
+           coalesce(sum(g.n) FILTER (WHERE g.tt IS NULL) OVER w, 0)::bigint,
+           coalesce(sum(g.n) FILTER (WHERE g.tt IS NULL) OVER w, 0)::double precision
+             / (sum(g.n) OVER w)::double precision
+    FROM g
+    WINDOW w AS (PARTITION BY g.d, g.f)
+    ORDER BY g.d, g.n DESC, g.f, g.tt NULLS LAST$q$,
+    u, t, step_expr,
+    CASE WHEN session_gap IS NULL THEN ''
+         ELSE format(', apivalue.session_number(%s, $3) OVER (PARTITION BY %s ORDER BY %s) AS sess', t, u, t) END,
+    events,
+    format(agg, ''), format(agg, '_times'),
+    CASE WHEN session_gap IS NULL THEN '' ELSE ', sess' END,
+    coll);
+
+  RETURN QUERY EXECUTE q USING anchor, max_depth, session_gap, min_users;
+END
+$fn$;
+
+COMMENT ON FUNCTION apivalue.journey_flows(regclass, text, text, text, text, integer, interval, integer, boolean) IS
+  'Sankey edges of users'' paths: per depth, from_step -> to_step (NULL = dropped off), paths taking it, median time between the two steps, paths through from_step and how many of them stopped there; rare edges folded into ''other''';

@@ -533,12 +533,77 @@ COMMENT ON FUNCTION apivalue.normalize_step(text) IS
 --
 -- Paths (per user, or per user session) of up to max_depth + 1 steps, from
 -- journey_path / journey_path_from; their steps and start times come from
--- one shared aggregate state.  Rare edges are folded depth by depth: an edge
--- (depth d, from -> to) taken by fewer than min_users paths has its target
--- relabelled 'other' in those paths, so the next depth starts from 'other'
--- and every node's inflow equals its outflow.  One CTE per depth, since the
--- labels of depth d + 1 depend on the counts at depth d.
+-- one shared aggregate state.  _journey_flow_edges then reads every path
+-- once: it folds rare edges depth by depth (an edge (depth d, from -> to)
+-- taken by fewer than min_users paths has its target relabelled 'other' in
+-- those paths, so the next depth starts from 'other' and every node's inflow
+-- equals its outflow), counts the edges and finds each edge's median time.
 -- ---------------------------------------------------------------------------
+
+CREATE TYPE apivalue.journey_flow_edge_list AS (
+  depth integer[],
+  from_step text[],
+  to_step text[],
+  users bigint[],
+  median_time interval[]
+);
+
+COMMENT ON TYPE apivalue.journey_flow_edge_list IS
+  'result of _journey_flow_edges: the edges of journey_flows as parallel arrays (to_step NULL = dropped off; median_time NULL for those)';
+
+CREATE FUNCTION apivalue._journey_flow_edges_accum(internal, text[], anyarray, integer, integer)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_accum'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_accum(internal, text[], anyarray, integer, integer) IS
+  'transition function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_combine'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_combine(internal, internal) IS
+  'combine function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_serialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_serialize(internal) IS
+  'serialize function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_deserialize'
+LANGUAGE C STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_deserialize(bytea, internal) IS
+  'deserialize function of _journey_flow_edges';
+
+CREATE FUNCTION apivalue._journey_flow_edges_final(internal, text[], anyarray, integer, integer)
+RETURNS apivalue.journey_flow_edge_list
+AS 'MODULE_PATHNAME', 'apivalue_journey_flow_edges_final'
+LANGUAGE C PARALLEL SAFE;
+
+COMMENT ON FUNCTION apivalue._journey_flow_edges_final(internal, text[], anyarray, integer, integer) IS
+  'final function of _journey_flow_edges';
+
+CREATE AGGREGATE apivalue._journey_flow_edges(steps text[], times anyarray, max_depth integer, min_users integer) (
+  SFUNC = apivalue._journey_flow_edges_accum,
+  STYPE = internal,
+  FINALFUNC = apivalue._journey_flow_edges_final,
+  FINALFUNC_EXTRA,
+  COMBINEFUNC = apivalue._journey_flow_edges_combine,
+  SERIALFUNC = apivalue._journey_flow_edges_serialize,
+  DESERIALFUNC = apivalue._journey_flow_edges_deserialize,
+  PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE apivalue._journey_flow_edges(text[], anyarray, integer, integer) IS
+  'journey_flows'' edges from one path per row (steps, and their start times as timestamp[] or timestamptz[], e.g. journey_path and journey_path_times): paths cut to max_depth + 1 steps, edges taken by fewer than min_users paths folded into ''other'' depth by depth; per edge (depth, from_step, to_step or NULL when the path ends) the paths taking it and percentile_cont(0.5) of the time between the two steps';
 
 CREATE FUNCTION apivalue.journey_flows(
     events regclass,
@@ -563,8 +628,8 @@ DECLARE
   step_expr text;
   anchor text := start_step;
   agg text;
+  coll text := '';
   q text;
-  k integer;
 BEGIN
   IF max_depth IS NULL OR max_depth < 1 OR max_depth > 50 THEN
     RAISE EXCEPTION 'max_depth must be between 1 and 50, not %', coalesce(max_depth::text, 'NULL')
@@ -591,6 +656,12 @@ BEGIN
   END IF;
   agg := CASE WHEN anchor IS NULL THEN 'apivalue.journey_path%1$s(t, s, $2 + 1)'
               ELSE 'apivalue.journey_path_from%1$s(t, s, $1, $2 + 1)' END;
+  -- labels are ordered under the step column's collation, as its paths are
+  SELECT CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
+              THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
+    INTO coll
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = events AND a.attname = step_column AND NOT a.attisdropped;
 
   q := format($q$
     WITH ev AS (
@@ -599,42 +670,27 @@ BEGIN
       WHERE %1$s IS NOT NULL AND %2$s IS NOT NULL AND %3$s IS NOT NULL),
     p AS (
       SELECT %6$s AS steps, %7$s AS times FROM ev GROUP BY u%8$s),
-    l0 AS (
-      SELECT p.steps, p.times, p.steps[1:1] AS labs FROM p WHERE p.steps IS NOT NULL)$q$,
-    u, t, step_expr,
-    CASE WHEN session_gap IS NULL THEN ''
-         ELSE format(', apivalue.session_number(%s, $3) OVER (PARTITION BY %s ORDER BY %s) AS sess', t, u, t) END,
-    events,
-    format(agg, ''), format(agg, '_times'),
-    CASE WHEN session_gap IS NULL THEN '' ELSE ', sess' END);
-
-  FOR k IN 1 .. max_depth LOOP
-    q := q || format($q$,
-    l%1$s AS (
-      SELECT x.steps, x.times,
-             x.labs || CASE WHEN c.n < $4 THEN 'other' ELSE x.steps[%2$s] END AS labs
-      FROM l%3$s x
-      LEFT JOIN (SELECT y.labs[%1$s] AS f, y.steps[%2$s] AS tt, count(*) AS n
-                 FROM l%3$s y WHERE cardinality(y.steps) >= %2$s GROUP BY 1, 2) c
-        ON c.f = x.labs[%1$s] AND c.tt = x.steps[%2$s])$q$, k, k + 1, k - 1);
-  END LOOP;
-
-  q := q || format($q$,
-    e AS (
-      SELECT d, l.labs[d] AS f, l.labs[d + 1] AS tt, l.times[d + 1] - l.times[d] AS dt
-      FROM l%1$s l, generate_series(1, least(cardinality(l.steps), $2)) AS d),
+    r AS (
+      SELECT apivalue._journey_flow_edges(p.steps, p.times, $2, $4) AS r FROM p),
     g AS (
-      SELECT e.d, e.f, e.tt, count(*) AS n,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY e.dt) AS med
-      FROM e GROUP BY e.d, e.f, e.tt)
-    SELECT g.d::integer, g.f, g.tt, g.n, g.med,
+      SELECT x.d, x.f%9$s AS f, x.tt%9$s AS tt, x.n, x.med
+      FROM r, unnest((r.r).depth, (r.r).from_step, (r.r).to_step, (r.r).users, (r.r).median_time)
+              AS x(d, f, tt, n, med))
+    SELECT g.d, g.f, g.tt, g.n, g.med,
            (sum(g.n) OVER w)::bigint,
            coalesce(sum(g.n) FILTER (WHERE g.tt IS NULL) OVER w, 0)::bigint,
            coalesce(sum(g.n) FILTER (WHERE g.tt IS NULL) OVER w, 0)::double precision
              / (sum(g.n) OVER w)::double precision
     FROM g
     WINDOW w AS (PARTITION BY g.d, g.f)
-    ORDER BY g.d, g.n DESC, g.f, g.tt NULLS LAST$q$, max_depth);
+    ORDER BY g.d, g.n DESC, g.f, g.tt NULLS LAST$q$,
+    u, t, step_expr,
+    CASE WHEN session_gap IS NULL THEN ''
+         ELSE format(', apivalue.session_number(%s, $3) OVER (PARTITION BY %s ORDER BY %s) AS sess', t, u, t) END,
+    events,
+    format(agg, ''), format(agg, '_times'),
+    CASE WHEN session_gap IS NULL THEN '' ELSE ', sess' END,
+    coll);
 
   RETURN QUERY EXECUTE q USING anchor, max_depth, session_gap, min_users;
 END

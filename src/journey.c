@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * journey.c
- *	  journey_path aggregates: the steps a group took, in time order.
+ *	  journey_path aggregates: the steps a group took, in time order; and
+ *	  _journey_flow_edges, the edges of journey_flows counted from those
+ *	  paths (its own comment, at the end of the file, describes it).
  *
  * State: the group's events as 16-byte records (event_buffer.h's AvEvent:
  * timestamp, and the step's id in the "aux" field).  Step labels are
@@ -62,6 +64,7 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "common/hashfn.h"
 #include "event_buffer.h"
 #include "fmgr.h"
@@ -1411,4 +1414,816 @@ apivalue_path_transitions(PG_FUNCTION_ARGS)
 														  values, nulls)));
 	}
 	SRF_RETURN_DONE(funcctx);
+}
+
+/*
+ * _journey_flow_edges(steps text[], times timestamp[] / timestamptz[],
+ * max_depth, min_users): the edges of journey_flows, from one path per row.
+ *
+ * State: every path (its first max_depth + 1 steps as label ids of a pool of
+ * the state's own, and their start times), in flat arrays with one slot per
+ * possible step, grown geometrically.  A path costs one label lookup per
+ * step and no allocation.
+ *
+ * Final: rare edges are folded depth by depth, as journey_flows documents:
+ * at depth d (path position d -> d + 1), the paths that go on are counted
+ * per (label at d, step at d + 1); where fewer than min_users take one, the
+ * label at d + 1 becomes 'other' (which the next depth then counts from).
+ * Then the edges (depth, from, to or NULL for a path ending there) are
+ * counted by hashing, and the median time of each edge (percentile_cont
+ * semantics on the interval start(d + 1) - start(d)) is found by selection.
+ * The result is one row of arrays, edges ordered by depth and label bytes.
+ */
+PG_FUNCTION_INFO_V1(apivalue_journey_flow_edges_accum);
+PG_FUNCTION_INFO_V1(apivalue_journey_flow_edges_combine);
+PG_FUNCTION_INFO_V1(apivalue_journey_flow_edges_serialize);
+PG_FUNCTION_INFO_V1(apivalue_journey_flow_edges_deserialize);
+PG_FUNCTION_INFO_V1(apivalue_journey_flow_edges_final);
+
+#define FLOW_SERIAL_VERSION		1
+#define FLOW_MAX_DEPTH			50
+/* edge keys: depth in bits 58..63, from id in bits 29..57, to id in 0..28 */
+#define FLOW_ID_BITS			29
+#define FLOW_NO_STEP			((UINT64CONST(1) << FLOW_ID_BITS) - 1)
+
+StaticAssertDecl(JOURNEY_MAX_LABELS <= FLOW_NO_STEP, "step ids must fit an edge key");
+
+typedef struct FlowState
+{
+	JourneyPool pool;			/* labels of the paths, in the state's context */
+	int32		max_depth;
+	int32		min_users;
+	int32		width;			/* max_depth + 1 slots per path */
+	int64		npaths;
+	int64		cap;			/* paths room is allocated for */
+	uint32	   *ids;			/* npaths * width step ids */
+	int64	   *ts;				/* npaths * width step start times */
+	uint8	   *len;			/* steps of each path, 1 .. width */
+} FlowState;
+
+/* Open-addressing hash table: 64-bit key -> dense index. */
+typedef struct FlowHash
+{
+	uint64	   *keys;
+	uint32	   *slots;			/* 0 = empty, else index + 1 */
+	uint32		mask;
+	uint32		n;
+} FlowHash;
+
+static void
+flow_hash_init(FlowHash *h, uint32 expected)
+{
+	uint32		size = 64;
+
+	while (size < (uint64) expected * 2 && size < ((uint32) 1 << 30))
+		size *= 2;
+	h->keys = palloc_extended((Size) size * sizeof(uint64), MCXT_ALLOC_HUGE);
+	h->slots = palloc_extended((Size) size * sizeof(uint32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	h->mask = size - 1;
+	h->n = 0;
+}
+
+static inline uint32
+flow_hash_key(uint64 k)
+{
+	return (uint32) hash_bytes_uint32_extended((uint32) k, k >> 32);
+}
+
+/*
+ * The index of key k; a new key gets the next index (*found = false).
+ */
+static uint32
+flow_hash_lookup(FlowHash *h, uint64 k, bool *found)
+{
+	uint32		i;
+
+	for (i = flow_hash_key(k) & h->mask; h->slots[i] != 0; i = (i + 1) & h->mask)
+		if (h->keys[i] == k)
+		{
+			*found = true;
+			return h->slots[i] - 1;
+		}
+	*found = false;
+	h->keys[i] = k;
+	h->slots[i] = ++h->n;
+	if ((uint64) h->n * 2 > h->mask)
+	{
+		/* grow: reinsert every key into a table twice the size */
+		uint64	   *oldkeys = h->keys;
+		uint32	   *oldslots = h->slots;
+		uint32		oldsize = h->mask + 1;
+		uint32		j;
+
+		h->keys = palloc_extended((Size) oldsize * 2 * sizeof(uint64), MCXT_ALLOC_HUGE);
+		h->slots = palloc_extended((Size) oldsize * 2 * sizeof(uint32),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		h->mask = oldsize * 2 - 1;
+		for (j = 0; j < oldsize; j++)
+			if (oldslots[j] != 0)
+			{
+				for (i = flow_hash_key(oldkeys[j]) & h->mask; h->slots[i] != 0;
+					 i = (i + 1) & h->mask)
+					;
+				h->keys[i] = oldkeys[j];
+				h->slots[i] = oldslots[j];
+			}
+		pfree(oldkeys);
+		pfree(oldslots);
+	}
+	return h->n - 1;
+}
+
+static int32
+flow_int_arg(FunctionCallInfo fcinfo, int argno, const char *name, int32 lo, int32 hi)
+{
+	int32		v;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	v = PG_GETARG_INT32(argno);
+	if (v < lo || v > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %d and %d, not %d", name, lo, hi, v)));
+	return v;
+}
+
+static FlowState *
+flow_state_new(MemoryContext cxt, int32 max_depth, int32 min_users)
+{
+	FlowState  *st = MemoryContextAllocZero(cxt, sizeof(FlowState));
+
+	st->pool.cxt = cxt;
+	st->max_depth = max_depth;
+	st->min_users = min_users;
+	st->width = max_depth + 1;
+	return st;
+}
+
+/* Room for one more path, doubling the arrays. */
+static inline void
+flow_reserve(FlowState *st)
+{
+	MemoryContext cxt = st->pool.cxt;
+	int64		cap;
+
+	if (st->npaths < st->cap)
+		return;
+	cap = st->cap ? st->cap * 2 : 64;
+	if ((Size) cap * st->width > MaxAllocHugeSize / sizeof(int64))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many paths: %lld", (long long) st->npaths)));
+	if (st->cap == 0)
+	{
+		st->ids = MemoryContextAllocHuge(cxt, (Size) cap * st->width * sizeof(uint32));
+		st->ts = MemoryContextAllocHuge(cxt, (Size) cap * st->width * sizeof(int64));
+		st->len = MemoryContextAllocHuge(cxt, (Size) cap);
+	}
+	else
+	{
+		st->ids = repalloc_huge(st->ids, (Size) cap * st->width * sizeof(uint32));
+		st->ts = repalloc_huge(st->ts, (Size) cap * st->width * sizeof(int64));
+		st->len = repalloc_huge(st->len, (Size) cap);
+	}
+	st->cap = cap;
+}
+
+static void
+flow_check_compatible(const FlowState *a, const FlowState *b)
+{
+	if (a->max_depth != b->max_depth || a->min_users != b->min_users)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_depth and min_users must be the same for all rows")));
+}
+
+/*
+ * Transition function: (state, steps text[], times anyarray, max_depth,
+ * min_users).  A row whose steps or times are NULL or empty is skipped.
+ */
+Datum
+apivalue_journey_flow_edges_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FlowState  *st;
+	int32		max_depth;
+	int32		min_users;
+	ArrayType  *steps;
+	ArrayType  *times;
+	int			n,
+				i;
+	const char *p;
+	uint32	   *ids;
+	uint32		last = JOURNEY_NONE;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_journey_flow_edges transition function called in non-aggregate context")));
+	st = PG_ARGISNULL(0) ? NULL : (FlowState *) PG_GETARG_POINTER(0);
+	max_depth = flow_int_arg(fcinfo, 3, "max_depth", 1, FLOW_MAX_DEPTH);
+	min_users = flow_int_arg(fcinfo, 4, "min_users", 1, PG_INT32_MAX);
+	if (st != NULL && (st->max_depth != max_depth || st->min_users != min_users))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_depth and min_users must be the same for all rows")));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+	steps = PG_GETARG_ARRAYTYPE_P(1);
+	times = PG_GETARG_ARRAYTYPE_P(2);
+	if (ARR_ELEMTYPE(times) != TIMESTAMPOID && ARR_ELEMTYPE(times) != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("times must be timestamp[] or timestamptz[], not %s",
+						format_type_be(get_array_type(ARR_ELEMTYPE(times))))));
+	if (ARR_ELEMTYPE(steps) != TEXTOID)
+		elog(ERROR, "_journey_flow_edges steps must be text[]");
+	if (ARR_NDIM(steps) > 1 || ARR_NDIM(times) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("steps and times must be one-dimensional arrays")));
+	n = ARR_NDIM(steps) == 0 ? 0 : ARR_DIMS(steps)[0];
+	if (n != (ARR_NDIM(times) == 0 ? 0 : ARR_DIMS(times)[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("steps and times must have the same length, not %d and %d",
+						n, ARR_NDIM(times) == 0 ? 0 : ARR_DIMS(times)[0])));
+	if (ARR_HASNULL(steps) || ARR_HASNULL(times))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("steps and times must not contain NULL")));
+	if (n == 0)
+	{
+		if (st == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(st);
+	}
+
+	if (st == NULL)
+		st = flow_state_new(aggcxt, max_depth, min_users);
+	flow_reserve(st);
+	n = Min(n, st->width);
+	ids = st->ids + st->npaths * st->width;
+	p = ARR_DATA_PTR(steps);
+	for (i = 0; i < n; i++)
+	{
+		const char *s = VARDATA_ANY(p);
+		uint32		len = VARSIZE_ANY_EXHDR(p);
+
+		if (last != JOURNEY_NONE && journey_label_is(&st->pool, last, s, len))
+			ids[i] = last;
+		else
+			ids[i] = last = journey_find_label(&st->pool, s, len, true);
+		p = att_addlength_pointer(p, -1, p);
+		p = (const char *) att_align_nominal(p, TYPALIGN_INT);
+	}
+	memcpy(st->ts + st->npaths * st->width, ARR_DATA_PTR(times), (Size) n * sizeof(int64));
+	for (i = 0; i < n; i++)
+		if (unlikely(TIMESTAMP_NOT_FINITE(st->ts[st->npaths * st->width + i])))
+			(void) av_timestamp_arg(st->ts[st->npaths * st->width + i]);	/* raises the error */
+	st->len[st->npaths++] = (uint8) n;
+	PG_RETURN_POINTER(st);
+}
+
+/* Append src's paths to dst, translating step ids between their pools. */
+static void
+flow_merge_into(FlowState *dst, const FlowState *src)
+{
+	uint32		from = JOURNEY_NONE;
+	uint32		to = JOURNEY_NONE;
+	int64		j;
+	int			i;
+
+	for (j = 0; j < src->npaths; j++)
+	{
+		const uint32 *sids = src->ids + j * src->width;
+		uint32	   *dids;
+
+		flow_reserve(dst);
+		dids = dst->ids + dst->npaths * dst->width;
+		for (i = 0; i < src->len[j]; i++)
+		{
+			if (sids[i] != from)
+			{
+				uint32		len;
+				const char *s = journey_label(&src->pool, sids[i], &len);
+
+				from = sids[i];
+				to = journey_find_label(&dst->pool, s, len, true);
+			}
+			dids[i] = to;
+		}
+		memcpy(dst->ts + dst->npaths * dst->width, src->ts + j * src->width,
+			   (Size) src->len[j] * sizeof(int64));
+		dst->len[dst->npaths++] = src->len[j];
+	}
+}
+
+Datum
+apivalue_journey_flow_edges_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FlowState  *a;
+	FlowState  *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_journey_flow_edges combine function called in non-aggregate context")));
+	a = PG_ARGISNULL(0) ? NULL : (FlowState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (FlowState *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+		a = flow_state_new(aggcxt, b->max_depth, b->min_users);
+	else
+		flow_check_compatible(a, b);
+	flow_merge_into(a, b);
+	PG_RETURN_POINTER(a);
+}
+
+/*
+ * Serialized form (version 1):
+ *	 uint8 version, int32 max_depth, int32 min_users, uint32 nlabels, then
+ *	 per label uint32 len + bytes, then int64 npaths, then per path uint8 len,
+ *	 len uint32 label numbers and len int64 times.
+ */
+Datum
+apivalue_journey_flow_edges_serialize(PG_FUNCTION_ARGS)
+{
+	FlowState  *st = (FlowState *) PG_GETARG_POINTER(0);
+	Size		size;
+	bytea	   *out;
+	char	   *p;
+	uint8		version = FLOW_SERIAL_VERSION;
+	uint32		i;
+	int64		j;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_journey_flow_edges serialize function called in non-aggregate context")));
+	size = VARHDRSZ + 1 + 4 + 4 + 4 + sizeof(int64);
+	for (i = 0; i < st->pool.nsteps; i++)
+		size += 4 + (Size) st->pool.steps[i].len;
+	for (j = 0; j < st->npaths; j++)
+		size += 1 + (Size) st->len[j] * (sizeof(uint32) + sizeof(int64));
+	if (!AllocSizeIsValid(size))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("_journey_flow_edges state too large to serialize")));
+	out = (bytea *) palloc(size);
+	SET_VARSIZE(out, size);
+	p = VARDATA(out);
+	memcpy(p, &version, 1);
+	p += 1;
+	memcpy(p, &st->max_depth, 4);
+	p += 4;
+	memcpy(p, &st->min_users, 4);
+	p += 4;
+	memcpy(p, &st->pool.nsteps, 4);
+	p += 4;
+	for (i = 0; i < st->pool.nsteps; i++)
+	{
+		uint32		len;
+		const char *s = journey_label(&st->pool, i, &len);
+
+		memcpy(p, &len, 4);
+		p += 4;
+		memcpy(p, s, len);
+		p += len;
+	}
+	memcpy(p, &st->npaths, sizeof(int64));
+	p += sizeof(int64);
+	for (j = 0; j < st->npaths; j++)
+	{
+		uint8		len = st->len[j];
+
+		memcpy(p, &len, 1);
+		p += 1;
+		memcpy(p, st->ids + j * st->width, (Size) len * sizeof(uint32));
+		p += (Size) len * sizeof(uint32);
+		memcpy(p, st->ts + j * st->width, (Size) len * sizeof(int64));
+		p += (Size) len * sizeof(int64);
+	}
+	Assert(p == (char *) out + size);
+	PG_RETURN_BYTEA_P(out);
+}
+
+static void
+flow_bad_state(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid _journey_flow_edges state: %s", what)));
+}
+
+/*
+ * Read a serialized state, checking every count against the bytes left
+ * before copying; fields are read with memcpy (the bytea is only 4-byte
+ * aligned at best).
+ */
+Datum
+apivalue_journey_flow_edges_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(in);
+	const char *end = p + VARSIZE_ANY_EXHDR(in);
+	MemoryContext aggcxt;
+	FlowState  *st;
+	uint8		version;
+	int32		max_depth,
+				min_users;
+	uint32		nlabels,
+				i;
+	int64		npaths,
+				j;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("_journey_flow_edges deserialize function called in non-aggregate context")));
+	if (end - p < 1 + 4 + 4 + 4)
+		flow_bad_state("truncated header");
+	memcpy(&version, p, 1);
+	p += 1;
+	if (version != FLOW_SERIAL_VERSION)
+		flow_bad_state("unknown version");
+	memcpy(&max_depth, p, 4);
+	p += 4;
+	memcpy(&min_users, p, 4);
+	p += 4;
+	memcpy(&nlabels, p, 4);
+	p += 4;
+	if (max_depth < 1 || max_depth > FLOW_MAX_DEPTH || min_users < 1)
+		flow_bad_state("bad parameters");
+	if ((uint64) nlabels > (uint64) (end - p) / 4)
+		flow_bad_state("label count exceeds the data");
+	st = flow_state_new(aggcxt, max_depth, min_users);
+	for (i = 0; i < nlabels; i++)
+	{
+		uint32		len;
+
+		if (end - p < 4)
+			flow_bad_state("truncated label");
+		memcpy(&len, p, 4);
+		p += 4;
+		if ((uint64) len > (uint64) (end - p))
+			flow_bad_state("truncated label");
+		/* labels were distinct: each gets the next id */
+		if (journey_find_label(&st->pool, p, len, true) != i)
+			flow_bad_state("duplicate label");
+		p += len;
+	}
+	if (end - p < (ptrdiff_t) sizeof(int64))
+		flow_bad_state("truncated path count");
+	memcpy(&npaths, p, sizeof(int64));
+	p += sizeof(int64);
+	/* every path takes at least 13 bytes */
+	if (npaths < 0 || (uint64) npaths > (uint64) (end - p) / 13)
+		flow_bad_state("path count exceeds the data");
+	for (j = 0; j < npaths; j++)
+	{
+		uint8		len;
+		uint32	   *ids;
+
+		if (end - p < 1)
+			flow_bad_state("truncated path");
+		memcpy(&len, p, 1);
+		p += 1;
+		if (len < 1 || len > st->width)
+			flow_bad_state("bad path length");
+		if ((uint64) (end - p) < (uint64) len * (sizeof(uint32) + sizeof(int64)))
+			flow_bad_state("truncated path");
+		flow_reserve(st);
+		ids = st->ids + st->npaths * st->width;
+		memcpy(ids, p, (Size) len * sizeof(uint32));
+		p += (Size) len * sizeof(uint32);
+		for (i = 0; i < len; i++)
+			if (ids[i] >= nlabels)
+				flow_bad_state("step id out of range");
+		memcpy(st->ts + st->npaths * st->width, p, (Size) len * sizeof(int64));
+		p += (Size) len * sizeof(int64);
+		st->len[st->npaths++] = len;
+	}
+	if (p != end)
+		flow_bad_state("trailing bytes");
+	PG_RETURN_POINTER(st);
+}
+
+/* The k-th smallest of v[0..n) (0-based), partially reordering v. */
+static int64
+flow_select(int64 *v, int64 n, int64 k)
+{
+	int64		lo = 0,
+				hi = n - 1;
+
+	while (hi > lo)
+	{
+		int64		pivot = v[lo + (hi - lo) / 2];
+		int64		i = lo,
+					j = hi;
+
+		while (i <= j)
+		{
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				int64		t = v[i];
+
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return v[k];
+	}
+	return v[k];
+}
+
+/* start(d + 1) - start(d) as the interval timestamp subtraction gives. */
+static Datum
+flow_interval(int64 usecs)
+{
+	Interval	iv;
+
+	iv.time = usecs;
+	iv.day = 0;
+	iv.month = 0;
+	return DirectFunctionCall1(interval_justify_hours, IntervalPGetDatum(&iv));
+}
+
+typedef struct FlowEdge
+{
+	uint64		key;			/* depth, from id, to id (FLOW_NO_STEP: dropped) */
+	int64		users;
+	int64		ndt;			/* times (edges that go on) */
+	int64		off;			/* first time in the times array */
+} FlowEdge;
+
+/* Edge order of the result: depth, from label bytes, to label bytes (NULL last). */
+static int
+flow_edge_cmp(const void *pa, const void *pb, void *arg)
+{
+	const FlowEdge *a = (const FlowEdge *) pa;
+	const FlowEdge *b = (const FlowEdge *) pb;
+	const JourneyPool *pool = (const JourneyPool *) arg;
+	int			part;
+
+	if ((a->key >> 58) != (b->key >> 58))
+		return (a->key >> 58) < (b->key >> 58) ? -1 : 1;
+	for (part = 1; part >= 0; part--)
+	{
+		uint32		ia = (uint32) ((a->key >> (part * FLOW_ID_BITS)) & FLOW_NO_STEP);
+		uint32		ib = (uint32) ((b->key >> (part * FLOW_ID_BITS)) & FLOW_NO_STEP);
+		uint32		la,
+					lb;
+		const char *sa,
+				   *sb;
+		int			c;
+
+		if (ia == ib)
+			continue;
+		if (ia == FLOW_NO_STEP || ib == FLOW_NO_STEP)
+			return ia == FLOW_NO_STEP ? 1 : -1;
+		sa = journey_label(pool, ia, &la);
+		sb = journey_label(pool, ib, &lb);
+		c = memcmp(sa, sb, Min(la, lb));
+		if (c != 0)
+			return c;
+		return la < lb ? -1 : (la > lb ? 1 : 0);
+	}
+	return 0;
+}
+
+Datum
+apivalue_journey_flow_edges_final(PG_FUNCTION_ARGS)
+{
+	FlowState  *st;
+	int			w;
+	int64		np;
+	const uint32 *labs;
+	FlowHash	h;
+	FlowEdge   *edges;
+	uint32		edgecap;
+	uint32	   *eidx;
+	int64		nedge = 0;
+	int64	   *dts;
+	int64		j,
+				total;
+	int			d;
+	uint32		g,
+				ng;
+	TupleDesc	tupdesc;
+	Datum	   *vdepth,
+			   *vfrom,
+			   *vto,
+			   *vusers,
+			   *vmed;
+	bool	   *nto,
+			   *nmed;
+	int			dims[1];
+	int			lbs[1] = {1};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (FlowState *) PG_GETARG_POINTER(0);
+	w = st->width;
+	np = st->npaths;
+	labs = st->ids;
+
+	/* fold rare edges into 'other', depth by depth, on a copy of the labels */
+	if (st->min_users > 1)
+	{
+		uint32	   *fl = palloc_extended((Size) np * w * sizeof(uint32), MCXT_ALLOC_HUGE);
+		uint32		other = journey_find_label(&st->pool, "other", 5, true);
+		int64	   *cnt = palloc_extended((Size) Max(np, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+		uint32	   *slot = palloc_extended((Size) Max(np, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
+
+		memcpy(fl, st->ids, (Size) np * w * sizeof(uint32));
+		for (d = 1; d <= st->max_depth; d++)
+		{
+			flow_hash_init(&h, 64);
+			for (j = 0; j < np; j++)
+				if (st->len[j] > d)
+				{
+					uint64		k = ((uint64) fl[j * w + d - 1] << FLOW_ID_BITS) | fl[j * w + d];
+					bool		found;
+
+					slot[j] = flow_hash_lookup(&h, k, &found);
+					if (!found)
+						cnt[slot[j]] = 0;
+					cnt[slot[j]]++;
+				}
+			for (j = 0; j < np; j++)
+				if (st->len[j] > d && cnt[slot[j]] < st->min_users)
+					fl[j * w + d] = other;
+			pfree(h.keys);
+			pfree(h.slots);
+		}
+		pfree(cnt);
+		pfree(slot);
+		labs = fl;
+	}
+
+	/* count the edges; eidx: each continuing edge's group, in path order */
+	flow_hash_init(&h, 256);
+	edgecap = 256;
+	edges = palloc(edgecap * sizeof(FlowEdge));
+	eidx = palloc_extended((Size) Max(np, 1) * st->max_depth * sizeof(uint32), MCXT_ALLOC_HUGE);
+	for (j = 0; j < np; j++)
+	{
+		int			len = st->len[j];
+		int			last = Min(len, st->max_depth);
+
+		for (d = 1; d <= last; d++)
+		{
+			uint64		to = d < len ? labs[j * w + d] : FLOW_NO_STEP;
+			uint64		k = ((uint64) d << 58) |
+				((uint64) labs[j * w + d - 1] << FLOW_ID_BITS) | to;
+			bool		found;
+
+			g = flow_hash_lookup(&h, k, &found);
+			if (!found)
+			{
+				if (g == edgecap)
+				{
+					edgecap *= 2;
+					edges = repalloc_huge(edges, (Size) edgecap * sizeof(FlowEdge));
+				}
+				edges[g].key = k;
+				edges[g].users = 0;
+				edges[g].ndt = 0;
+			}
+			edges[g].users++;
+			if (d < len)
+			{
+				edges[g].ndt++;
+				eidx[nedge++] = g;
+			}
+		}
+	}
+	ng = h.n;
+
+	/* the times of each edge, contiguous */
+	total = 0;
+	for (g = 0; g < ng; g++)
+	{
+		edges[g].off = total;
+		total += edges[g].ndt;
+		edges[g].ndt = 0;
+	}
+	dts = palloc_extended((Size) Max(total, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	nedge = 0;
+	for (j = 0; j < np; j++)
+	{
+		int			last = Min(st->len[j] - 1, st->max_depth);
+
+		for (d = 1; d <= last; d++)
+		{
+			FlowEdge   *e = &edges[eidx[nedge++]];
+
+			if (pg_sub_s64_overflow(st->ts[j * w + d], st->ts[j * w + d - 1],
+									&dts[e->off + e->ndt]))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("interval out of range")));
+			e->ndt++;
+		}
+	}
+
+	qsort_arg(edges, ng, sizeof(FlowEdge), flow_edge_cmp, &st->pool);
+
+	vdepth = palloc(sizeof(Datum) * Max(ng, 1));
+	vfrom = palloc(sizeof(Datum) * Max(ng, 1));
+	vto = palloc(sizeof(Datum) * Max(ng, 1));
+	vusers = palloc(sizeof(Datum) * Max(ng, 1));
+	vmed = palloc(sizeof(Datum) * Max(ng, 1));
+	nto = palloc0(sizeof(bool) * Max(ng, 1));
+	nmed = palloc0(sizeof(bool) * Max(ng, 1));
+	for (g = 0; g < ng; g++)
+	{
+		FlowEdge   *e = &edges[g];
+		uint32		from = (uint32) ((e->key >> FLOW_ID_BITS) & FLOW_NO_STEP);
+		uint32		to = (uint32) (e->key & FLOW_NO_STEP);
+		uint32		len;
+		const char *s;
+
+		vdepth[g] = Int32GetDatum((int32) (e->key >> 58));
+		s = journey_label(&st->pool, from, &len);
+		vfrom[g] = PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+		if (to == FLOW_NO_STEP)
+			nto[g] = true;
+		else
+		{
+			s = journey_label(&st->pool, to, &len);
+			vto[g] = PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+		}
+		vusers[g] = Int64GetDatum(e->users);
+		if (e->ndt == 0)
+			nmed[g] = true;
+		else
+		{
+			/* percentile_cont(0.5): the middle time, or halfway between two */
+			int64	   *v = dts + e->off;
+			int64		lo = (e->ndt - 1) / 2;
+			int64		a = flow_select(v, e->ndt, lo);
+
+			if (e->ndt % 2 == 1)
+				vmed[g] = flow_interval(a);
+			else
+			{
+				int64		b = v[lo + 1];
+				int64		i;
+				Datum		ia,
+							diff;
+
+				/* after selection, v[lo + 1 ..] are all >= a: their minimum */
+				for (i = lo + 2; i < e->ndt; i++)
+					if (v[i] < b)
+						b = v[i];
+				ia = flow_interval(a);
+				diff = DirectFunctionCall2(interval_mi, flow_interval(b), ia);
+				diff = DirectFunctionCall2(interval_mul, diff, Float8GetDatum(0.5));
+				vmed[g] = DirectFunctionCall2(interval_pl, diff, ia);
+			}
+		}
+	}
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_journey_flow_edges must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	dims[0] = (int) ng;
+	values[0] = PointerGetDatum(construct_md_array(vdepth, NULL, 1, dims, lbs,
+												   INT4OID, 4, true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_md_array(vfrom, NULL, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(vto, nto, 1, dims, lbs,
+												   TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_md_array(vusers, NULL, 1, dims, lbs,
+												   INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = PointerGetDatum(construct_md_array(vmed, nmed, 1, dims, lbs,
+												   INTERVALOID, sizeof(Interval), false,
+												   TYPALIGN_DOUBLE));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -261,6 +261,10 @@ INSERT INTO pm.template (sig, expr) VALUES
   ('apivalue.journey_path_to_times(timestamp with time zone,text,text,integer)', $$apivalue.journey_path_to_times(ts, event, 'c', 4)$$),
   ('apivalue.journey_path_to_times(timestamp without time zone,text,text)', $$apivalue.journey_path_to_times(tsl, event, 'e')$$),
   ('apivalue.journey_path_to_times(timestamp without time zone,text,text,integer)', $$apivalue.journey_path_to_times(tsl, event, 'a', 3)$$),
+  ('apivalue._journey_flow_edges(text[],anyarray,integer,integer)',
+   $$apivalue._journey_flow_edges((ARRAY[coalesce(event, 'n'), coalesce(fp, 'f'), 'end'])[1:1 + (id % 3)::int],
+                                  (ARRAY[coalesce(ts, '2024-01-01'), coalesce(ts, '2024-01-01') + (id % 7) * interval '1 minute',
+                                         coalesce(ts, '2024-01-01') + interval '1 hour'])[1:1 + (id % 3)::int], 2, 2)$$),
   -- time to first value
   ('apivalue.time_to_first_value(timestamp with time zone,boolean,boolean)',
    $$apivalue.time_to_first_value(ts, event = 'a', event = 'c' AND status < 400)$$),
