@@ -15,10 +15,10 @@
  *	   client_ts), events stamped earlier than an event that arrived before
  *	   them.
  * Exact medians and arrival order need every event, so the state is 24
- * bytes per event; during aggregation it is a working state (the flat layout
- * with free room after the events, quality_common.h) appended in place (no
- * per-row palloc, doubling when full), sorted once when read, and two
- * states merge by concatenation.
+ * bytes per event; during aggregation it is a read-write expanded object
+ * (SkewExpanded, below) appended in place (no per-row palloc, doubling when
+ * full), sorted once when read; two states merge (or concatenate).  It is
+ * flattened into the flat form below whenever it leaves the aggregation.
  *
  * Flat form (SQL type apivalue.clock_skew_summary):
  *	 int32 vl_len_, uint8 version, uint8 sorted, uint16 unused, int32 n,
@@ -35,6 +35,7 @@
 #include "nodes/execnodes.h"
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
+#include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -74,6 +75,51 @@ typedef struct SkewView
 	bool		sorted;
 	const SkewEvent *events;
 } SkewView;
+
+/*
+ * The working state during aggregation: a read-write expanded object
+ * (utils/expandeddatum.h) whose memory context, eoh_context, is ONE context
+ * shared by every group of an aggregate context (skew_shared_context), never
+ * one per group: PostgreSQL 15's hash aggregation measures the memory of
+ * every child context of the aggregate context each time it creates a
+ * group.  The executor keeps a read-write expanded object whose context's
+ * parent is the aggregate context without copying it (ExecAggTransReparent,
+ * nodeWindowAgg.c), so neither a worker's growing state nor the first
+ * partial state a parallel leader receives is copied by datumCopy.  But
+ * when a transition function returns another pointer, the executor deletes
+ * the old object's context, the shared one: so the transition and combine
+ * functions given such an object always return that same pointer, and the
+ * events grow in a separate allocation (events points either to it or to
+ * the room right after the header, allocated with it).  When the state
+ * leaves its process (a partial state in a tuple) or is stored, it is
+ * flattened through skew_eom_flatten_into into the flat form, exactly the
+ * events in use: the flat form is unchanged.
+ */
+typedef struct SkewExpanded
+{
+	ExpandedObjectHeader hdr;
+	SkewEvent  *events;
+	int32		n;
+	int32		cap;
+	bool		sorted;			/* events[0..n-1] in arrival order */
+	bool		events_inline;	/* events is the room after the header */
+} SkewExpanded;
+
+#define SKEW_EXP_HDRSZ MAXALIGN(sizeof(SkewExpanded))
+
+/* Events in one flat value at most (its varlena size must fit 1 GB). */
+#define SKEW_MAX_EVENTS \
+	((int64) Min((MaxAllocSize - SKEW_HDRSZ) / sizeof(SkewEvent), PG_INT32_MAX))
+
+static Size skew_eom_get_flat_size(ExpandedObjectHeader *eohptr);
+static void skew_eom_flatten_into(ExpandedObjectHeader *eohptr,
+								  void *result, Size allocated_size);
+
+static const ExpandedObjectMethods skew_eom_methods =
+{
+	skew_eom_get_flat_size,
+	skew_eom_flatten_into
+};
 
 /* Arrival order: received_at, then client_ts, then offset. */
 static inline int
@@ -232,21 +278,6 @@ skew_select_int64(int64 *a, int32 n, int32 k)
 	return a[k];
 }
 
-/* A new, empty working state with room for at least nevents events. */
-static SkewFlat *
-skew_work_new(int64 nevents, Size want)
-{
-	SkewFlat   *w;
-	Size		need = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) Max(nevents, 0);
-
-	/* Rounded up to a power of two: doubling as the state grows. */
-	/* Only the header zeroed: events are written before they are read. */
-	w = (SkewFlat *) quality_work_alloc_ext(need, want, QUALITY_WORK_SKEW,
-											SKEW_TYPE, SKEW_HDRSZ);
-	w->sorted = true;
-	return w;
-}
-
 static const SkewFlat *
 skew_check_flat(struct varlena *v)
 {
@@ -284,8 +315,25 @@ skew_check_work(struct varlena *v)
 static void
 skew_raw_view(Datum d, SkewView *view)
 {
-	struct varlena *v = PG_DETOAST_DATUM(d);
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
 	const SkewFlat *f;
+
+	/* Our expanded working state (read-write or read-only): read in place. */
+	if (VARATT_IS_EXTERNAL_EXPANDED(v))
+	{
+		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
+
+		if (eoh->eoh_methods == &skew_eom_methods)
+		{
+			const SkewExpanded *x = (const SkewExpanded *) eoh;
+
+			view->n = x->n;
+			view->sorted = x->sorted || x->n < 2;
+			view->events = x->events;
+			return;
+		}
+	}
+	v = PG_DETOAST_DATUM(d);
 
 	if (VARSIZE(v) > VARHDRSZ && ((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
 		f = skew_check_work(v);
@@ -346,46 +394,196 @@ skew_work_flatten(struct varlena *work)
 	return skew_flat_from_view(&v, false);
 }
 
+/* ---------- the expanded working state ---------- */
+
 /*
- * Append n events to working state w; returns the state to keep (w, or a
- * copy twice as large in the current memory context when w is full).
+ * The flat size of a working state: exactly the events in use.
  */
-static SkewFlat *
-skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
+static Size
+skew_eom_get_flat_size(ExpandedObjectHeader *eohptr)
 {
-	if (n == 0)
-		return w;
-	if ((int64) w->n + n > SKEW_WORK_CAP(w))
-	{
-		SkewFlat   *nw;
+	SkewExpanded *x = (SkewExpanded *) eohptr;
 
-		nw = skew_work_new((int64) w->n + n, 0);
-
-		nw->sorted = w->sorted;
-		nw->n = w->n;
-		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
-		w = nw;
-	}
-	memcpy(w->events + w->n, ev, sizeof(SkewEvent) * n);
-	/* Callers appending a sorted run to an empty state mark it sorted. */
-	if (n > 1 || (w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], ev) > 0))
-		w->sorted = false;
-	w->n += n;
-	return w;
+	Assert(eohptr->eoh_methods == &skew_eom_methods);
+	return SKEW_HDRSZ + sizeof(SkewEvent) * (Size) x->n;
 }
 
 /*
- * Add the events of v to working state w; returns the state to keep (w, or
- * a larger copy in the current memory context).  When both are in arrival
- * order (partial states from parallel workers usually are: a device's
- * events mostly reach the table in the order they arrived), they are
- * merged, from the back, into w's free room, so the result stays in
+ * Write the flat form of a working state (the form a partial state crosses
+ * a tuple queue in, and the form the output functions print): the same
+ * bytes the flat form of the same events always had, the "sorted" flag as
+ * the state has it (the final function sorts).
+ */
+static void
+skew_eom_flatten_into(ExpandedObjectHeader *eohptr, void *result,
+					  Size allocated_size)
+{
+	SkewExpanded *x = (SkewExpanded *) eohptr;
+	SkewFlat   *f = (SkewFlat *) result;
+	Size		size = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) x->n;
+
+	Assert(eohptr->eoh_methods == &skew_eom_methods);
+	Assert(allocated_size == size);
+	(void) allocated_size;
+	memset(f, 0, SKEW_HDRSZ);
+	SET_VARSIZE(f, size);
+	f->version = QUALITY_STATE_VERSION;
+	f->sorted = x->sorted;
+	f->n = x->n;
+	if (x->n > 0)
+		memcpy(f->events, x->events, sizeof(SkewEvent) * (Size) x->n);
+}
+
+/*
+ * The shared memory context of the working states of one aggregate
+ * context, cached in fn_extra: a child of the aggregate context, so that
+ * the executor adopts the states without copying them, deleted with it
+ * when the aggregate context is reset (a reset callback clears the cache).
+ * An aggregate context that already has one (several grouping sets, one
+ * cache) is found among its children.
+ */
+typedef struct SkewSharedCache
+{
+	MemoryContext aggcxt;
+	MemoryContext shared;
+} SkewSharedCache;
+
+typedef struct SkewSharedReset
+{
+	MemoryContextCallback cb;
+	SkewSharedCache *cache;
+	MemoryContext aggcxt;
+} SkewSharedReset;
+
+/* The identifier that marks our shared context among its siblings. */
+static const char skew_shared_ident[] = "apivalue.clock_skew_summary";
+
+static void
+skew_shared_reset(void *arg)
+{
+	SkewSharedReset *r = (SkewSharedReset *) arg;
+
+	if (r->cache->aggcxt == r->aggcxt)
+	{
+		r->cache->aggcxt = NULL;
+		r->cache->shared = NULL;
+	}
+}
+
+static MemoryContext
+skew_shared_context(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+{
+	SkewSharedCache *cache = (SkewSharedCache *) fcinfo->flinfo->fn_extra;
+	MemoryContext shared;
+	SkewSharedReset *r;
+
+	if (likely(cache != NULL && cache->aggcxt == aggcxt))
+		return cache->shared;
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									   sizeof(SkewSharedCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	for (shared = aggcxt->firstchild; shared != NULL; shared = shared->nextchild)
+		if (shared->ident == skew_shared_ident)
+			break;
+	if (shared == NULL)
+	{
+		shared = AllocSetContextCreate(aggcxt, "clock_skew_summary states",
+									   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSetIdentifier(shared, skew_shared_ident);
+		r = MemoryContextAlloc(aggcxt, sizeof(SkewSharedReset));
+		r->cache = cache;
+		r->aggcxt = aggcxt;
+		r->cb.func = skew_shared_reset;
+		r->cb.arg = r;
+		MemoryContextRegisterResetCallback(aggcxt, &r->cb);
+	}
+	cache->aggcxt = aggcxt;
+	cache->shared = shared;
+	return shared;
+}
+
+/*
+ * A new, empty working state in context shared with room for at least
+ * nevents events right after its header (the chunk rounded up to what the
+ * allocator hands out anyway when nevents is 0: the first events of a
+ * transition).
+ */
+static SkewExpanded *
+skew_exp_new(MemoryContext shared, int64 nevents)
+{
+	SkewExpanded *x;
+	Size		size;
+	int64		cap;
+
+	if (nevents > SKEW_MAX_EVENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s state would exceed 1 GB", SKEW_TYPE),
+				 errhint("Aggregate smaller groups.")));
+	if (nevents > 0)
+		cap = nevents;
+	else
+		cap = (128 - SKEW_EXP_HDRSZ) / sizeof(SkewEvent);
+	size = SKEW_EXP_HDRSZ + sizeof(SkewEvent) * (Size) cap;
+	x = (SkewExpanded *) MemoryContextAllocHuge(shared, size);
+	EOH_init_header(&x->hdr, &skew_eom_methods, shared);
+	x->events = (SkewEvent *) ((char *) x + SKEW_EXP_HDRSZ);
+	x->n = 0;
+	x->cap = (int32) cap;
+	x->sorted = true;
+	x->events_inline = true;
+	return x;
+}
+
+/*
+ * Room for need events in x, doubling, in x's own context; the header
+ * stays where it is.
+ */
+static void
+skew_exp_reserve(SkewExpanded *x, int64 need)
+{
+	int64		newcap;
+
+	if (need <= x->cap)
+		return;
+	if (need > SKEW_MAX_EVENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s state would exceed 1 GB", SKEW_TYPE),
+				 errhint("Aggregate smaller groups.")));
+	newcap = Max((int64) x->cap, 4);
+	while (newcap < need)
+		newcap *= 2;
+	newcap = Min(newcap, SKEW_MAX_EVENTS);
+	if (x->events_inline)
+	{
+		SkewEvent  *e = MemoryContextAllocHuge(x->hdr.eoh_context,
+											   sizeof(SkewEvent) * (Size) newcap);
+
+		if (x->n > 0)
+			memcpy(e, x->events, sizeof(SkewEvent) * (Size) x->n);
+		x->events = e;
+		x->events_inline = false;
+	}
+	else
+		x->events = repalloc_huge(x->events, sizeof(SkewEvent) * (Size) newcap);
+	x->cap = (int32) newcap;
+}
+
+/*
+ * Add the events of v to working state x, in place.  When both are in
+ * arrival order (partial states from parallel workers usually are: a
+ * device's events mostly reach the table in the order they arrived), they
+ * are merged, from the back, into x's free room, so the result stays in
  * arrival order and the final need not sort; else they are concatenated
  * and sorted when read.  Events equal in the arrival order are equal in
  * every byte, so the order is the one a sort gives.
  */
-static SkewFlat *
-skew_add_view(SkewFlat *w, const SkewView *v)
+static void
+skew_exp_add_view(SkewExpanded *x, const SkewView *v)
 {
 	SkewEvent  *e;
 	const SkewEvent *s;
@@ -394,29 +592,30 @@ skew_add_view(SkewFlat *w, const SkewView *v)
 	int64		k;
 
 	if (v->n == 0)
-		return w;
-	if (w->n == 0)
+		return;
+	skew_exp_reserve(x, (int64) x->n + v->n);
+	if (x->n == 0)
 	{
-		w = skew_append(w, v->events, v->n);
-		w->sorted = v->sorted;
-		return w;
+		memcpy(x->events, v->events, sizeof(SkewEvent) * (Size) v->n);
+		x->n = v->n;
+		x->sorted = v->sorted;
+		return;
 	}
-	if (!(w->sorted || w->n < 2) || !v->sorted ||
-		skew_cmp_arrival(&w->events[w->n - 1], &v->events[0]) <= 0)
-		return skew_append(w, v->events, v->n);
-	if ((int64) w->n + v->n > SKEW_WORK_CAP(w))
+	if (!(x->sorted || x->n < 2) || !v->sorted ||
+		skew_cmp_arrival(&x->events[x->n - 1], &v->events[0]) <= 0)
 	{
-		SkewFlat   *nw = skew_work_new((int64) w->n + v->n, 0);
-
-		nw->n = w->n;
-		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
-		w = nw;
+		/* Concatenate; still in order when the two runs follow. */
+		x->sorted = (x->sorted || x->n < 2) && v->sorted &&
+			skew_cmp_arrival(&x->events[x->n - 1], &v->events[0]) <= 0;
+		memcpy(x->events + x->n, v->events, sizeof(SkewEvent) * (Size) v->n);
+		x->n += v->n;
+		return;
 	}
-	e = w->events;
+	e = x->events;
 	s = v->events;
-	i = w->n - 1;
+	i = x->n - 1;
 	j = v->n - 1;
-	k = (int64) w->n + v->n - 1;
+	k = (int64) x->n + v->n - 1;
 	while (j >= 0)
 	{
 		if (i >= 0 && skew_cmp_arrival(&e[i], &s[j]) > 0)
@@ -424,32 +623,39 @@ skew_add_view(SkewFlat *w, const SkewView *v)
 		else
 			e[k--] = s[j--];
 	}
-	w->n += v->n;
-	w->sorted = true;
-	return w;
+	x->n += v->n;
+	x->sorted = true;
 }
 
 /*
- * The state of argument argno, ready to be modified in place: the
- * aggregate's working state, or a new one (current memory context).
+ * The working state of argument 0 of a transition or combine function,
+ * ready to be modified in place: the read-write expanded object the
+ * executor passes back (to be returned as it is), or a new one in the
+ * shared context holding the events of a flat value (or none, for NULL).
  */
-static SkewFlat *
-skew_for_update(FunctionCallInfo fcinfo, int argno)
+static SkewExpanded *
+skew_exp_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
-	SkewFlat   *w;
+	SkewExpanded *x;
 	SkewView	v;
 
-	w = (SkewFlat *) quality_work_arg(fcinfo, argno, QUALITY_WORK_SKEW);
-	if (w)
-		return w;
-	if (PG_ARGISNULL(argno))
-		return skew_work_new(0, 0);
-	skew_raw_view(PG_GETARG_DATUM(argno), &v);
-	w = skew_work_new(v.n, 0);
-	w = skew_append(w, v.events, v.n);
-	w->sorted = v.sorted;		/* in arrival order as the value was */
-	return w;
+	if (!PG_ARGISNULL(0))
+	{
+		Datum		d = PG_GETARG_DATUM(0);
+
+		if (VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
+			DatumGetEOHP(d)->eoh_methods == &skew_eom_methods)
+			return (SkewExpanded *) DatumGetEOHP(d);
+		skew_raw_view(d, &v);
+		x = skew_exp_new(skew_shared_context(fcinfo, aggcxt), v.n);
+		skew_exp_add_view(x, &v);
+		return x;
+	}
+	return skew_exp_new(skew_shared_context(fcinfo, aggcxt), 0);
 }
+
+#define SKEW_EXP_RETURN(x) \
+	PG_RETURN_DATUM(EOHPGetRWDatum(&(x)->hdr))
 
 /* ---------- scalar functions ---------- */
 
@@ -526,7 +732,7 @@ PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_accum);
 Datum
 apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 {
-	SkewFlat   *w;
+	SkewExpanded *x;
 	SkewEvent	ev;
 	TimestampTz sent;
 
@@ -553,64 +759,60 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	}
 	ev.offset = sent - ev.received;
 
-	/* The aggregate's own working state (quality_work_arg, inline). */
-	w = NULL;
-	if (!PG_ARGISNULL(0))
-	{
-		struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0));
-
-		if (VARATT_IS_4B_U(v) && VARSIZE(v) >= SKEW_HDRSZ &&
-			((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
-			w = (SkewFlat *) v;
-	}
-	if (w == NULL)
-		w = skew_for_update(fcinfo, 0);
-	if (w->n < SKEW_WORK_CAP(w))
-	{
-		/* Fast path: room left, no reallocation. */
-		if (w->sorted && w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], &ev) > 0)
-			w->sorted = false;
-		w->events[w->n++] = ev;
-	}
+	/* The aggregate's own working state, inline; else skew_exp_for_update. */
+	if (likely(!PG_ARGISNULL(0) &&
+			   VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0))) &&
+			   DatumGetEOHP(PG_GETARG_DATUM(0))->eoh_methods == &skew_eom_methods))
+		x = (SkewExpanded *) DatumGetEOHP(PG_GETARG_DATUM(0));
 	else
-		w = skew_append(w, &ev, 1);
-	PG_RETURN_POINTER(w);
+	{
+		MemoryContext aggcxt;
+
+		if (!AggCheckCallContext(fcinfo, &aggcxt))
+			quality_agg_context(fcinfo, "clock_skew_summary");
+		x = skew_exp_for_update(fcinfo, aggcxt);
+	}
+	if (unlikely(x->n >= x->cap))
+		skew_exp_reserve(x, (int64) x->n + 1);
+	if (x->sorted && x->n > 0 && skew_cmp_arrival(&x->events[x->n - 1], &ev) > 0)
+		x->sorted = false;
+	x->events[x->n++] = ev;
+	/* The same pointer when x came in: the executor keeps it as it is. */
+	SKEW_EXP_RETURN(x);
 }
 
 /*
  * Combine (and rollup transition): merge when both are in arrival order,
- * else concatenate and sort when read (skew_add_view).
+ * else concatenate and sort when read (skew_exp_add_view).  The first
+ * state of a group is copied, exactly its events, into a new working state
+ * in the shared context, which the executor adopts without another copy.
  */
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
 apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 {
-	SkewFlat   *w;
+	MemoryContext aggcxt = quality_agg_context(fcinfo, "rollup");
+	SkewExpanded *x;
 	SkewView	v;
 
-	quality_agg_context(fcinfo, "rollup");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
+	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	if (PG_ARGISNULL(0))
 	{
-		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
-
-		/*
-		 * The first state of a group becomes the transition value as it is:
-		 * the executor copies it into the aggregate context (it differs from
-		 * the NULL before), the one copy it needs.  Checked first.
-		 */
-		skew_raw_view(PointerGetDatum(first), &v);
-		PG_RETURN_POINTER(first);
+		x = skew_exp_new(skew_shared_context(fcinfo, aggcxt), v.n);
+		skew_exp_add_view(x, &v);
 	}
-	skew_raw_view(PG_GETARG_DATUM(1), &v);
-	w = skew_for_update(fcinfo, 0);
-	w = skew_add_view(w, &v);
-	PG_RETURN_POINTER(w);
+	else
+	{
+		x = skew_exp_for_update(fcinfo, aggcxt);
+		skew_exp_add_view(x, &v);
+	}
+	SKEW_EXP_RETURN(x);
 }
 
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_final);
