@@ -87,7 +87,7 @@ typedef struct SkewView
  * nodeWindowAgg.c), so neither a worker's growing state nor the first
  * partial state a parallel leader receives is copied by datumCopy.  But
  * when a transition function returns another pointer, the executor deletes
- * the old object's context, the shared one: so the transition and combine
+ * the old object's context, a shared one: so the transition and combine
  * functions given such an object always return that same pointer, and the
  * events grow in a separate allocation (events points either to it or to
  * the room right after the header, allocated with it).  When the state
@@ -98,6 +98,7 @@ typedef struct SkewView
 typedef struct SkewExpanded
 {
 	ExpandedObjectHeader hdr;
+	MemoryContext growcxt;		/* where events grow: the "grow" context */
 	SkewEvent  *events;
 	int32		n;
 	int32		cap;
@@ -435,28 +436,35 @@ skew_eom_flatten_into(ExpandedObjectHeader *eohptr, void *result,
 }
 
 /*
- * The shared memory context of the working states of one aggregate
- * context, cached in fn_extra: a child of the aggregate context, so that
+ * The shared memory contexts of the working states of one aggregate
+ * context, cached in fn_extra: children of the aggregate context, so that
  * the executor adopts the states without copying them, deleted with it
  * when the aggregate context is reset (a reset callback clears the cache).
- * An aggregate context that already has one (several grouping sets, one
- * cache) is found among its children.
+ * Two of them: "grow", an AllocSet, for states that grow (its free lists
+ * take back the arrays a state outgrows), and "exact", a Generation
+ * context, for the first partial state of a group in a combine (a parallel
+ * leader's copy of what a worker sent), allocated exactly its size, as a
+ * bump allocator would: no power-of-two rounding, fewer pages touched.  An
+ * aggregate context that already has them (several grouping sets, one
+ * cache) has them found among its children.
  */
-typedef struct SkewSharedCache
+typedef struct SkewShared
 {
 	MemoryContext aggcxt;
-	MemoryContext shared;
-} SkewSharedCache;
+	MemoryContext grow;
+	MemoryContext exact;
+} SkewShared;
 
 typedef struct SkewSharedReset
 {
 	MemoryContextCallback cb;
-	SkewSharedCache *cache;
+	SkewShared *cache;
 	MemoryContext aggcxt;
 } SkewSharedReset;
 
-/* The identifier that marks our shared context among its siblings. */
-static const char skew_shared_ident[] = "apivalue.clock_skew_summary";
+/* The identifiers that mark our shared contexts among their siblings. */
+static const char skew_grow_ident[] = "apivalue.clock_skew_summary grow";
+static const char skew_exact_ident[] = "apivalue.clock_skew_summary exact";
 
 static void
 skew_shared_reset(void *arg)
@@ -466,33 +474,43 @@ skew_shared_reset(void *arg)
 	if (r->cache->aggcxt == r->aggcxt)
 	{
 		r->cache->aggcxt = NULL;
-		r->cache->shared = NULL;
+		r->cache->grow = NULL;
+		r->cache->exact = NULL;
 	}
 }
 
-static MemoryContext
+static SkewShared *
 skew_shared_context(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 {
-	SkewSharedCache *cache = (SkewSharedCache *) fcinfo->flinfo->fn_extra;
-	MemoryContext shared;
+	SkewShared *cache = (SkewShared *) fcinfo->flinfo->fn_extra;
+	MemoryContext c;
 	SkewSharedReset *r;
 
 	if (likely(cache != NULL && cache->aggcxt == aggcxt))
-		return cache->shared;
+		return cache;
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-									   sizeof(SkewSharedCache));
+									   sizeof(SkewShared));
 		fcinfo->flinfo->fn_extra = cache;
 	}
-	for (shared = aggcxt->firstchild; shared != NULL; shared = shared->nextchild)
-		if (shared->ident == skew_shared_ident)
-			break;
-	if (shared == NULL)
+	cache->grow = NULL;
+	cache->exact = NULL;
+	for (c = aggcxt->firstchild; c != NULL; c = c->nextchild)
 	{
-		shared = AllocSetContextCreate(aggcxt, "clock_skew_summary states",
-									   ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSetIdentifier(shared, skew_shared_ident);
+		if (c->ident == skew_grow_ident)
+			cache->grow = c;
+		else if (c->ident == skew_exact_ident)
+			cache->exact = c;
+	}
+	if (cache->grow == NULL)
+	{
+		cache->grow = AllocSetContextCreate(aggcxt, "clock_skew_summary states",
+											ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSetIdentifier(cache->grow, skew_grow_ident);
+		cache->exact = GenerationContextCreate(aggcxt, "clock_skew_summary states",
+											   ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSetIdentifier(cache->exact, skew_exact_ident);
 		r = MemoryContextAlloc(aggcxt, sizeof(SkewSharedReset));
 		r->cache = cache;
 		r->aggcxt = aggcxt;
@@ -501,20 +519,19 @@ skew_shared_context(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		MemoryContextRegisterResetCallback(aggcxt, &r->cb);
 	}
 	cache->aggcxt = aggcxt;
-	cache->shared = shared;
-	return shared;
+	return cache;
 }
 
 /*
- * A new, empty working state in context shared with room for at least
- * nevents events right after its header (the chunk rounded up to what the
- * allocator hands out anyway when nevents is 0: the first events of a
- * transition).
+ * A new, empty working state with room for nevents events right after its
+ * header: exactly that in the "exact" context, else (the first events of a
+ * transition, nevents 0) a 128-byte chunk in the "grow" context.
  */
 static SkewExpanded *
-skew_exp_new(MemoryContext shared, int64 nevents)
+skew_exp_new(SkewShared *shared, int64 nevents)
 {
 	SkewExpanded *x;
+	MemoryContext cxt;
 	Size		size;
 	int64		cap;
 
@@ -528,8 +545,10 @@ skew_exp_new(MemoryContext shared, int64 nevents)
 	else
 		cap = (128 - SKEW_EXP_HDRSZ) / sizeof(SkewEvent);
 	size = SKEW_EXP_HDRSZ + sizeof(SkewEvent) * (Size) cap;
-	x = (SkewExpanded *) MemoryContextAllocHuge(shared, size);
-	EOH_init_header(&x->hdr, &skew_eom_methods, shared);
+	cxt = nevents > 0 ? shared->exact : shared->grow;
+	x = (SkewExpanded *) MemoryContextAllocHuge(cxt, size);
+	EOH_init_header(&x->hdr, &skew_eom_methods, cxt);
+	x->growcxt = shared->grow;
 	x->events = (SkewEvent *) ((char *) x + SKEW_EXP_HDRSZ);
 	x->n = 0;
 	x->cap = (int32) cap;
@@ -560,7 +579,7 @@ skew_exp_reserve(SkewExpanded *x, int64 need)
 	newcap = Min(newcap, SKEW_MAX_EVENTS);
 	if (x->events_inline)
 	{
-		SkewEvent  *e = MemoryContextAllocHuge(x->hdr.eoh_context,
+		SkewEvent  *e = MemoryContextAllocHuge(x->growcxt,
 											   sizeof(SkewEvent) * (Size) newcap);
 
 		if (x->n > 0)
