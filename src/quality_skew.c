@@ -564,6 +564,7 @@ skew_exp_new(SkewShared *shared, int64 nevents)
 static void
 skew_exp_reserve(SkewExpanded *x, int64 need)
 {
+	Size		newbytes;
 	int64		newcap;
 
 	if (need <= x->cap)
@@ -573,10 +574,15 @@ skew_exp_reserve(SkewExpanded *x, int64 need)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s state would exceed 1 GB", SKEW_TYPE),
 				 errhint("Aggregate smaller groups.")));
-	newcap = Max((int64) x->cap, 4);
-	while (newcap < need)
-		newcap *= 2;
-	newcap = Min(newcap, SKEW_MAX_EVENTS);
+	/*
+	 * Doubling, in bytes: the array fills a power-of-two chunk (what the
+	 * allocator hands out anyway) with as many events as fit.
+	 */
+	newbytes = 128;
+	while (newbytes < 2 * sizeof(SkewEvent) * (Size) x->cap ||
+		   newbytes < sizeof(SkewEvent) * (Size) need)
+		newbytes *= 2;
+	newcap = Min((int64) (newbytes / sizeof(SkewEvent)), SKEW_MAX_EVENTS);
 	if (x->events_inline)
 	{
 		SkewEvent  *e = MemoryContextAllocHuge(x->growcxt,
@@ -647,6 +653,24 @@ skew_exp_add_view(SkewExpanded *x, const SkewView *v)
 }
 
 /*
+ * The working state a datum points to when it is a read-write pointer to
+ * our expanded object, else NULL (DatumGetEOHP, inline: once per row).
+ */
+static inline SkewExpanded *
+skew_exp_rw(Datum d)
+{
+	varattrib_1b_e *p = (varattrib_1b_e *) DatumGetPointer(d);
+	varatt_expanded e;
+
+	if (!VARATT_IS_EXTERNAL_EXPANDED_RW(p))
+		return NULL;
+	memcpy(&e, VARDATA_EXTERNAL(p), sizeof(e));
+	if (e.eohptr->eoh_methods != &skew_eom_methods)
+		return NULL;
+	return (SkewExpanded *) e.eohptr;
+}
+
+/*
  * The working state of argument 0 of a transition or combine function,
  * ready to be modified in place: the read-write expanded object the
  * executor passes back (to be returned as it is), or a new one in the
@@ -662,9 +686,9 @@ skew_exp_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	{
 		Datum		d = PG_GETARG_DATUM(0);
 
-		if (VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)) &&
-			DatumGetEOHP(d)->eoh_methods == &skew_eom_methods)
-			return (SkewExpanded *) DatumGetEOHP(d);
+		x = skew_exp_rw(d);
+		if (x != NULL)
+			return x;
 		skew_raw_view(d, &v);
 		x = skew_exp_new(skew_shared_context(fcinfo, aggcxt), v.n);
 		skew_exp_add_view(x, &v);
@@ -779,11 +803,8 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	ev.offset = sent - ev.received;
 
 	/* The aggregate's own working state, inline; else skew_exp_for_update. */
-	if (likely(!PG_ARGISNULL(0) &&
-			   VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0))) &&
-			   DatumGetEOHP(PG_GETARG_DATUM(0))->eoh_methods == &skew_eom_methods))
-		x = (SkewExpanded *) DatumGetEOHP(PG_GETARG_DATUM(0));
-	else
+	x = PG_ARGISNULL(0) ? NULL : skew_exp_rw(PG_GETARG_DATUM(0));
+	if (unlikely(x == NULL))
 	{
 		MemoryContext aggcxt;
 
