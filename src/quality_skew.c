@@ -15,10 +15,10 @@
  *	   client_ts), events stamped earlier than an event that arrived before
  *	   them.
  * Exact medians and arrival order need every event, so the state is 24
- * bytes per event; during aggregation it is a read-write expanded object
- * (SkewExpanded, below) appended in place (no per-row palloc, doubling when
- * full), sorted once when read; two states merge (or concatenate).  It is
- * flattened into the flat form below whenever it leaves the aggregation.
+ * bytes per event; during aggregation it is a working state (the flat layout
+ * with free room after the events, quality_common.h) appended in place (no
+ * per-row palloc, doubling when full), sorted once when read, and two
+ * states merge by concatenation.
  *
  * Flat form (SQL type apivalue.clock_skew_summary):
  *	 int32 vl_len_, uint8 version, uint8 sorted, uint16 unused, int32 n,
@@ -35,7 +35,6 @@
 #include "nodes/execnodes.h"
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
-#include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -75,52 +74,6 @@ typedef struct SkewView
 	bool		sorted;
 	const SkewEvent *events;
 } SkewView;
-
-/*
- * The working state during aggregation: a read-write expanded object
- * (utils/expandeddatum.h) whose memory context, eoh_context, is ONE context
- * shared by every group of an aggregate context (skew_shared_context), never
- * one per group: PostgreSQL 15's hash aggregation measures the memory of
- * every child context of the aggregate context each time it creates a
- * group.  The executor keeps a read-write expanded object whose context's
- * parent is the aggregate context without copying it (ExecAggTransReparent,
- * nodeWindowAgg.c), so neither a worker's growing state nor the first
- * partial state a parallel leader receives is copied by datumCopy.  But
- * when a transition function returns another pointer, the executor deletes
- * the old object's context, a shared one: so the transition and combine
- * functions given such an object always return that same pointer, and the
- * events grow in a separate allocation (events points either to it or to
- * the room right after the header, allocated with it).  When the state
- * leaves its process (a partial state in a tuple) or is stored, it is
- * flattened through skew_eom_flatten_into into the flat form, exactly the
- * events in use: the flat form is unchanged.
- */
-typedef struct SkewExpanded
-{
-	ExpandedObjectHeader hdr;
-	MemoryContext growcxt;		/* where events grow: the "grow" context */
-	SkewEvent  *events;
-	int32		n;
-	int32		cap;
-	bool		sorted;			/* events[0..n-1] in arrival order */
-	bool		events_inline;	/* events is the room after the header */
-} SkewExpanded;
-
-#define SKEW_EXP_HDRSZ MAXALIGN(sizeof(SkewExpanded))
-
-/* Events in one flat value at most (its varlena size must fit 1 GB). */
-#define SKEW_MAX_EVENTS \
-	((int64) Min((MaxAllocSize - SKEW_HDRSZ) / sizeof(SkewEvent), PG_INT32_MAX))
-
-static Size skew_eom_get_flat_size(ExpandedObjectHeader *eohptr);
-static void skew_eom_flatten_into(ExpandedObjectHeader *eohptr,
-								  void *result, Size allocated_size);
-
-static const ExpandedObjectMethods skew_eom_methods =
-{
-	skew_eom_get_flat_size,
-	skew_eom_flatten_into
-};
 
 /* Arrival order: received_at, then client_ts, then offset. */
 static inline int
@@ -279,6 +232,21 @@ skew_select_int64(int64 *a, int32 n, int32 k)
 	return a[k];
 }
 
+/* A new, empty working state with room for at least nevents events. */
+static SkewFlat *
+skew_work_new(int64 nevents, Size want)
+{
+	SkewFlat   *w;
+	Size		need = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) Max(nevents, 0);
+
+	/* Rounded up to a power of two: doubling as the state grows. */
+	/* Only the header zeroed: events are written before they are read. */
+	w = (SkewFlat *) quality_work_alloc_ext(need, want, QUALITY_WORK_SKEW,
+											SKEW_TYPE, SKEW_HDRSZ);
+	w->sorted = true;
+	return w;
+}
+
 static const SkewFlat *
 skew_check_flat(struct varlena *v)
 {
@@ -316,25 +284,8 @@ skew_check_work(struct varlena *v)
 static void
 skew_raw_view(Datum d, SkewView *view)
 {
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	struct varlena *v = PG_DETOAST_DATUM(d);
 	const SkewFlat *f;
-
-	/* Our expanded working state (read-write or read-only): read in place. */
-	if (VARATT_IS_EXTERNAL_EXPANDED(v))
-	{
-		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
-
-		if (eoh->eoh_methods == &skew_eom_methods)
-		{
-			const SkewExpanded *x = (const SkewExpanded *) eoh;
-
-			view->n = x->n;
-			view->sorted = x->sorted || x->n < 2;
-			view->events = x->events;
-			return;
-		}
-	}
-	v = PG_DETOAST_DATUM(d);
 
 	if (VARSIZE(v) > VARHDRSZ && ((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
 		f = skew_check_work(v);
@@ -395,220 +346,46 @@ skew_work_flatten(struct varlena *work)
 	return skew_flat_from_view(&v, false);
 }
 
-/* ---------- the expanded working state ---------- */
-
 /*
- * The flat size of a working state: exactly the events in use.
+ * Append n events to working state w; returns the state to keep (w, or a
+ * copy twice as large in the current memory context when w is full).
  */
-static Size
-skew_eom_get_flat_size(ExpandedObjectHeader *eohptr)
+static SkewFlat *
+skew_append(SkewFlat *w, const SkewEvent *ev, int32 n)
 {
-	SkewExpanded *x = (SkewExpanded *) eohptr;
+	if (n == 0)
+		return w;
+	if ((int64) w->n + n > SKEW_WORK_CAP(w))
+	{
+		SkewFlat   *nw;
 
-	Assert(eohptr->eoh_methods == &skew_eom_methods);
-	return SKEW_HDRSZ + sizeof(SkewEvent) * (Size) x->n;
+		nw = skew_work_new((int64) w->n + n, 0);
+
+		nw->sorted = w->sorted;
+		nw->n = w->n;
+		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
+		w = nw;
+	}
+	memcpy(w->events + w->n, ev, sizeof(SkewEvent) * n);
+	/* Callers appending a sorted run to an empty state mark it sorted. */
+	if (n > 1 || (w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], ev) > 0))
+		w->sorted = false;
+	w->n += n;
+	return w;
 }
 
 /*
- * Write the flat form of a working state (the form a partial state crosses
- * a tuple queue in, and the form the output functions print): the same
- * bytes the flat form of the same events always had, the "sorted" flag as
- * the state has it (the final function sorts).
- */
-static void
-skew_eom_flatten_into(ExpandedObjectHeader *eohptr, void *result,
-					  Size allocated_size)
-{
-	SkewExpanded *x = (SkewExpanded *) eohptr;
-	SkewFlat   *f = (SkewFlat *) result;
-	Size		size = SKEW_HDRSZ + sizeof(SkewEvent) * (Size) x->n;
-
-	Assert(eohptr->eoh_methods == &skew_eom_methods);
-	Assert(allocated_size == size);
-	(void) allocated_size;
-	memset(f, 0, SKEW_HDRSZ);
-	SET_VARSIZE(f, size);
-	f->version = QUALITY_STATE_VERSION;
-	f->sorted = x->sorted;
-	f->n = x->n;
-	if (x->n > 0)
-		memcpy(f->events, x->events, sizeof(SkewEvent) * (Size) x->n);
-}
-
-/*
- * The shared memory contexts of the working states of one aggregate
- * context, cached in fn_extra: children of the aggregate context, so that
- * the executor adopts the states without copying them, deleted with it
- * when the aggregate context is reset (a reset callback clears the cache).
- * Two of them: "grow", an AllocSet, for states that grow (its free lists
- * take back the arrays a state outgrows), and "exact", a Generation
- * context, for the first partial state of a group in a combine (a parallel
- * leader's copy of what a worker sent), allocated exactly its size, as a
- * bump allocator would: no power-of-two rounding, fewer pages touched.  An
- * aggregate context that already has them (several grouping sets, one
- * cache) has them found among its children.
- */
-typedef struct SkewShared
-{
-	MemoryContext aggcxt;
-	MemoryContext grow;
-	MemoryContext exact;
-} SkewShared;
-
-typedef struct SkewSharedReset
-{
-	MemoryContextCallback cb;
-	SkewShared *cache;
-	MemoryContext aggcxt;
-} SkewSharedReset;
-
-/* The identifiers that mark our shared contexts among their siblings. */
-static const char skew_grow_ident[] = "apivalue.clock_skew_summary grow";
-static const char skew_exact_ident[] = "apivalue.clock_skew_summary exact";
-
-static void
-skew_shared_reset(void *arg)
-{
-	SkewSharedReset *r = (SkewSharedReset *) arg;
-
-	if (r->cache->aggcxt == r->aggcxt)
-	{
-		r->cache->aggcxt = NULL;
-		r->cache->grow = NULL;
-		r->cache->exact = NULL;
-	}
-}
-
-static SkewShared *
-skew_shared_context(FunctionCallInfo fcinfo, MemoryContext aggcxt)
-{
-	SkewShared *cache = (SkewShared *) fcinfo->flinfo->fn_extra;
-	MemoryContext c;
-	SkewSharedReset *r;
-
-	if (likely(cache != NULL && cache->aggcxt == aggcxt))
-		return cache;
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-									   sizeof(SkewShared));
-		fcinfo->flinfo->fn_extra = cache;
-	}
-	cache->grow = NULL;
-	cache->exact = NULL;
-	for (c = aggcxt->firstchild; c != NULL; c = c->nextchild)
-	{
-		if (c->ident == skew_grow_ident)
-			cache->grow = c;
-		else if (c->ident == skew_exact_ident)
-			cache->exact = c;
-	}
-	if (cache->grow == NULL)
-	{
-		cache->grow = AllocSetContextCreate(aggcxt, "clock_skew_summary states",
-											ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSetIdentifier(cache->grow, skew_grow_ident);
-		cache->exact = GenerationContextCreate(aggcxt, "clock_skew_summary states",
-											   ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSetIdentifier(cache->exact, skew_exact_ident);
-		r = MemoryContextAlloc(aggcxt, sizeof(SkewSharedReset));
-		r->cache = cache;
-		r->aggcxt = aggcxt;
-		r->cb.func = skew_shared_reset;
-		r->cb.arg = r;
-		MemoryContextRegisterResetCallback(aggcxt, &r->cb);
-	}
-	cache->aggcxt = aggcxt;
-	return cache;
-}
-
-/*
- * A new, empty working state with room for nevents events right after its
- * header: exactly that in the "exact" context, else (the first events of a
- * transition, nevents 0) a 128-byte chunk in the "grow" context.
- */
-static SkewExpanded *
-skew_exp_new(SkewShared *shared, int64 nevents)
-{
-	SkewExpanded *x;
-	MemoryContext cxt;
-	Size		size;
-	int64		cap;
-
-	if (nevents > SKEW_MAX_EVENTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s state would exceed 1 GB", SKEW_TYPE),
-				 errhint("Aggregate smaller groups.")));
-	if (nevents > 0)
-		cap = nevents;
-	else
-		cap = (128 - SKEW_EXP_HDRSZ) / sizeof(SkewEvent);
-	size = SKEW_EXP_HDRSZ + sizeof(SkewEvent) * (Size) cap;
-	cxt = nevents > 0 ? shared->exact : shared->grow;
-	x = (SkewExpanded *) MemoryContextAllocHuge(cxt, size);
-	EOH_init_header(&x->hdr, &skew_eom_methods, cxt);
-	x->growcxt = shared->grow;
-	x->events = (SkewEvent *) ((char *) x + SKEW_EXP_HDRSZ);
-	x->n = 0;
-	x->cap = (int32) cap;
-	x->sorted = true;
-	x->events_inline = true;
-	return x;
-}
-
-/*
- * Room for need events in x, doubling, in x's own context; the header
- * stays where it is.
- */
-static void
-skew_exp_reserve(SkewExpanded *x, int64 need)
-{
-	Size		newbytes;
-	int64		newcap;
-
-	if (need <= x->cap)
-		return;
-	if (need > SKEW_MAX_EVENTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s state would exceed 1 GB", SKEW_TYPE),
-				 errhint("Aggregate smaller groups.")));
-	/*
-	 * Doubling, in bytes: the array fills a power-of-two chunk (what the
-	 * allocator hands out anyway) with as many events as fit.
-	 */
-	newbytes = 128;
-	while (newbytes < 2 * sizeof(SkewEvent) * (Size) x->cap ||
-		   newbytes < sizeof(SkewEvent) * (Size) need)
-		newbytes *= 2;
-	newcap = Min((int64) (newbytes / sizeof(SkewEvent)), SKEW_MAX_EVENTS);
-	if (x->events_inline)
-	{
-		SkewEvent  *e = MemoryContextAllocHuge(x->growcxt,
-											   sizeof(SkewEvent) * (Size) newcap);
-
-		if (x->n > 0)
-			memcpy(e, x->events, sizeof(SkewEvent) * (Size) x->n);
-		x->events = e;
-		x->events_inline = false;
-	}
-	else
-		x->events = repalloc_huge(x->events, sizeof(SkewEvent) * (Size) newcap);
-	x->cap = (int32) newcap;
-}
-
-/*
- * Add the events of v to working state x, in place.  When both are in
- * arrival order (partial states from parallel workers usually are: a
- * device's events mostly reach the table in the order they arrived), they
- * are merged, from the back, into x's free room, so the result stays in
+ * Add the events of v to working state w; returns the state to keep (w, or
+ * a larger copy in the current memory context).  When both are in arrival
+ * order (partial states from parallel workers usually are: a device's
+ * events mostly reach the table in the order they arrived), they are
+ * merged, from the back, into w's free room, so the result stays in
  * arrival order and the final need not sort; else they are concatenated
  * and sorted when read.  Events equal in the arrival order are equal in
  * every byte, so the order is the one a sort gives.
  */
-static void
-skew_exp_add_view(SkewExpanded *x, const SkewView *v)
+static SkewFlat *
+skew_add_view(SkewFlat *w, const SkewView *v)
 {
 	SkewEvent  *e;
 	const SkewEvent *s;
@@ -617,30 +394,29 @@ skew_exp_add_view(SkewExpanded *x, const SkewView *v)
 	int64		k;
 
 	if (v->n == 0)
-		return;
-	skew_exp_reserve(x, (int64) x->n + v->n);
-	if (x->n == 0)
+		return w;
+	if (w->n == 0)
 	{
-		memcpy(x->events, v->events, sizeof(SkewEvent) * (Size) v->n);
-		x->n = v->n;
-		x->sorted = v->sorted;
-		return;
+		w = skew_append(w, v->events, v->n);
+		w->sorted = v->sorted;
+		return w;
 	}
-	if (!(x->sorted || x->n < 2) || !v->sorted ||
-		skew_cmp_arrival(&x->events[x->n - 1], &v->events[0]) <= 0)
+	if (!(w->sorted || w->n < 2) || !v->sorted ||
+		skew_cmp_arrival(&w->events[w->n - 1], &v->events[0]) <= 0)
+		return skew_append(w, v->events, v->n);
+	if ((int64) w->n + v->n > SKEW_WORK_CAP(w))
 	{
-		/* Concatenate; still in order when the two runs follow. */
-		x->sorted = (x->sorted || x->n < 2) && v->sorted &&
-			skew_cmp_arrival(&x->events[x->n - 1], &v->events[0]) <= 0;
-		memcpy(x->events + x->n, v->events, sizeof(SkewEvent) * (Size) v->n);
-		x->n += v->n;
-		return;
+		SkewFlat   *nw = skew_work_new((int64) w->n + v->n, 0);
+
+		nw->n = w->n;
+		memcpy(nw->events, w->events, sizeof(SkewEvent) * w->n);
+		w = nw;
 	}
-	e = x->events;
+	e = w->events;
 	s = v->events;
-	i = x->n - 1;
+	i = w->n - 1;
 	j = v->n - 1;
-	k = (int64) x->n + v->n - 1;
+	k = (int64) w->n + v->n - 1;
 	while (j >= 0)
 	{
 		if (i >= 0 && skew_cmp_arrival(&e[i], &s[j]) > 0)
@@ -648,57 +424,32 @@ skew_exp_add_view(SkewExpanded *x, const SkewView *v)
 		else
 			e[k--] = s[j--];
 	}
-	x->n += v->n;
-	x->sorted = true;
+	w->n += v->n;
+	w->sorted = true;
+	return w;
 }
 
 /*
- * The working state a datum points to when it is a read-write pointer to
- * our expanded object, else NULL (DatumGetEOHP, inline: once per row).
+ * The state of argument argno, ready to be modified in place: the
+ * aggregate's working state, or a new one (current memory context).
  */
-static inline SkewExpanded *
-skew_exp_rw(Datum d)
+static SkewFlat *
+skew_for_update(FunctionCallInfo fcinfo, int argno)
 {
-	varattrib_1b_e *p = (varattrib_1b_e *) DatumGetPointer(d);
-	varatt_expanded e;
-
-	if (!VARATT_IS_EXTERNAL_EXPANDED_RW(p))
-		return NULL;
-	memcpy(&e, VARDATA_EXTERNAL(p), sizeof(e));
-	if (e.eohptr->eoh_methods != &skew_eom_methods)
-		return NULL;
-	return (SkewExpanded *) e.eohptr;
-}
-
-/*
- * The working state of argument 0 of a transition or combine function,
- * ready to be modified in place: the read-write expanded object the
- * executor passes back (to be returned as it is), or a new one in the
- * shared context holding the events of a flat value (or none, for NULL).
- */
-static SkewExpanded *
-skew_exp_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt)
-{
-	SkewExpanded *x;
+	SkewFlat   *w;
 	SkewView	v;
 
-	if (!PG_ARGISNULL(0))
-	{
-		Datum		d = PG_GETARG_DATUM(0);
-
-		x = skew_exp_rw(d);
-		if (x != NULL)
-			return x;
-		skew_raw_view(d, &v);
-		x = skew_exp_new(skew_shared_context(fcinfo, aggcxt), v.n);
-		skew_exp_add_view(x, &v);
-		return x;
-	}
-	return skew_exp_new(skew_shared_context(fcinfo, aggcxt), 0);
+	w = (SkewFlat *) quality_work_arg(fcinfo, argno, QUALITY_WORK_SKEW);
+	if (w)
+		return w;
+	if (PG_ARGISNULL(argno))
+		return skew_work_new(0, 0);
+	skew_raw_view(PG_GETARG_DATUM(argno), &v);
+	w = skew_work_new(v.n, 0);
+	w = skew_append(w, v.events, v.n);
+	w->sorted = v.sorted;		/* in arrival order as the value was */
+	return w;
 }
-
-#define SKEW_EXP_RETURN(x) \
-	PG_RETURN_DATUM(EOHPGetRWDatum(&(x)->hdr))
 
 /* ---------- scalar functions ---------- */
 
@@ -775,7 +526,7 @@ PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_accum);
 Datum
 apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 {
-	SkewExpanded *x;
+	SkewFlat   *w;
 	SkewEvent	ev;
 	TimestampTz sent;
 
@@ -802,57 +553,64 @@ apivalue_clock_skew_summary_accum(PG_FUNCTION_ARGS)
 	}
 	ev.offset = sent - ev.received;
 
-	/* The aggregate's own working state, inline; else skew_exp_for_update. */
-	x = PG_ARGISNULL(0) ? NULL : skew_exp_rw(PG_GETARG_DATUM(0));
-	if (unlikely(x == NULL))
+	/* The aggregate's own working state (quality_work_arg, inline). */
+	w = NULL;
+	if (!PG_ARGISNULL(0))
 	{
-		MemoryContext aggcxt;
+		struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0));
 
-		if (!AggCheckCallContext(fcinfo, &aggcxt))
-			quality_agg_context(fcinfo, "clock_skew_summary");
-		x = skew_exp_for_update(fcinfo, aggcxt);
+		if (VARATT_IS_4B_U(v) && VARSIZE(v) >= SKEW_HDRSZ &&
+			((uint8 *) VARDATA(v))[0] == QUALITY_WORK_SKEW)
+			w = (SkewFlat *) v;
 	}
-	if (unlikely(x->n >= x->cap))
-		skew_exp_reserve(x, (int64) x->n + 1);
-	if (x->sorted && x->n > 0 && skew_cmp_arrival(&x->events[x->n - 1], &ev) > 0)
-		x->sorted = false;
-	x->events[x->n++] = ev;
-	/* The same pointer when x came in: the executor keeps it as it is. */
-	SKEW_EXP_RETURN(x);
+	if (w == NULL)
+		w = skew_for_update(fcinfo, 0);
+	if (w->n < SKEW_WORK_CAP(w))
+	{
+		/* Fast path: room left, no reallocation. */
+		if (w->sorted && w->n > 0 && skew_cmp_arrival(&w->events[w->n - 1], &ev) > 0)
+			w->sorted = false;
+		w->events[w->n++] = ev;
+	}
+	else
+		w = skew_append(w, &ev, 1);
+	PG_RETURN_POINTER(w);
 }
 
 /*
  * Combine (and rollup transition): merge when both are in arrival order,
- * else concatenate and sort when read (skew_exp_add_view).  The first
- * state of a group is copied, exactly its events, into a new working state
- * in the shared context, which the executor adopts without another copy.
+ * else concatenate and sort when read (skew_add_view).
  */
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_combine);
 Datum
 apivalue_clock_skew_summary_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = quality_agg_context(fcinfo, "rollup");
-	SkewExpanded *x;
+	SkewFlat   *w;
 	SkewView	v;
 
+	quality_agg_context(fcinfo, "rollup");
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	skew_raw_view(PG_GETARG_DATUM(1), &v);
 	if (PG_ARGISNULL(0))
 	{
-		x = skew_exp_new(skew_shared_context(fcinfo, aggcxt), v.n);
-		skew_exp_add_view(x, &v);
+		struct varlena *first = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+
+		/*
+		 * The first state of a group becomes the transition value as it is:
+		 * the executor copies it into the aggregate context (it differs from
+		 * the NULL before), the one copy it needs.  Checked first.
+		 */
+		skew_raw_view(PointerGetDatum(first), &v);
+		PG_RETURN_POINTER(first);
 	}
-	else
-	{
-		x = skew_exp_for_update(fcinfo, aggcxt);
-		skew_exp_add_view(x, &v);
-	}
-	SKEW_EXP_RETURN(x);
+	skew_raw_view(PG_GETARG_DATUM(1), &v);
+	w = skew_for_update(fcinfo, 0);
+	w = skew_add_view(w, &v);
+	PG_RETURN_POINTER(w);
 }
 
 PG_FUNCTION_INFO_V1(apivalue_clock_skew_summary_final);
