@@ -39,6 +39,8 @@ FROM (SELECT device, ts, sent_at, received_at,
       FROM qse_ev WHERE ts IS NOT NULL) e
 GROUP BY device;
 
+CREATE TEMP TABLE qse_ref_t AS SELECT * FROM qse_ref;
+
 -- The answers of a summary query (a SELECT of device, s) and its stored form.
 CREATE FUNCTION pg_temp.qse_answers(q text) RETURNS text LANGUAGE sql AS $$
   SELECT format($q$SELECT device::text AS k,
@@ -75,30 +77,27 @@ RESET enable_hashagg;
 
 -- Each query of qse_q under the current settings: answers against plain
 -- SQL, stored summaries against the serial ones.
-CREATE FUNCTION pg_temp.qse_check() RETURNS TABLE (query text, compared bigint, wrong_answers bigint,
+CREATE FUNCTION pg_temp.qse_check(names text[]) RETURNS TABLE (query text, compared bigint, wrong_answers bigint,
                                                    wrong_stored bigint, first_wrong text)
 LANGUAGE sql AS $$
   SELECT n.name, a.compared, a.mismatches, s.mismatches, coalesce(a.first_mismatch, s.first_mismatch)
-  FROM qse_q n,
-       LATERAL avtest.diff(pg_temp.qse_answers(n.q), 'SELECT * FROM qse_ref') a,
-       LATERAL avtest.diff(pg_temp.qse_stored(n.q), 'SELECT * FROM qse_serial') s
+  FROM qse_q n
+       CROSS JOIN LATERAL avtest.diff(pg_temp.qse_answers(n.q), 'SELECT * FROM qse_ref_t') a
+       CROSS JOIN LATERAL avtest.diff(pg_temp.qse_stored(n.q), 'SELECT * FROM qse_serial') s
+  WHERE n.name = ANY (names)
   ORDER BY n.name $$;
 
--- Serial, hash aggregation, then grouping by sorting.
+-- Serial, hash aggregation (every query), then grouping by sorting.
 SET max_parallel_workers_per_gather = 0;
-SET enable_sort = off;
 SELECT pg_temp.qse_has((SELECT q FROM qse_q WHERE name = 'group'), '$.** ? (@."Strategy" == "Hashed")') AS hashed;
-SELECT * FROM pg_temp.qse_check();
-RESET enable_sort;
+SELECT * FROM pg_temp.qse_check('{group,rollup,window,grouping sets,rescanned}');
 SET enable_hashagg = off;
 SELECT pg_temp.qse_has((SELECT q FROM qse_q WHERE name = 'group'), '$.** ? (@."Strategy" == "Sorted")') AS sorted;
-SELECT * FROM pg_temp.qse_check();
+SELECT * FROM pg_temp.qse_check('{group,rollup,grouping sets}');
 RESET enable_hashagg;
 
 -- Hash aggregation spilling to disk (work_mem far below the states' size):
 -- groups finalized batch by batch, the aggregate context reset between.
-SET work_mem = '64kB';
-SET enable_sort = off;
 CREATE FUNCTION pg_temp.qse_batches(q text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
   plan jsonb;
@@ -106,13 +105,15 @@ BEGIN
   EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, FORMAT JSON) ' || q INTO plan;
   RETURN jsonb_path_exists(plan, '$.** ? (@."HashAgg Batches" > 1)');
 END $$;
+SET work_mem = '64kB';
+SET enable_sort = off;
 SELECT pg_temp.qse_batches((SELECT q FROM qse_q WHERE name = 'group')) AS spilled;
-SELECT * FROM pg_temp.qse_check();
+SELECT * FROM pg_temp.qse_check('{group,rollup}');
 
 -- Parallel: two workers, each holding a partial state of most devices
--- (flattened into the tuple queue), the leader only combining; with the
--- small work_mem first (partial and final hash aggregation spilling), then
--- hashed, then sorted.
+-- (sent to the leader through a tuple queue), the leader only combining;
+-- with the small work_mem first (partial and final hash aggregation
+-- spilling), then hashed, then sorted.
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -120,12 +121,12 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 SELECT pg_temp.qse_has((SELECT q FROM qse_q WHERE name = 'group'), '$.** ? (@."Partial Mode" == "Partial")') AS partial;
 SELECT pg_temp.qse_batches((SELECT q FROM qse_q WHERE name = 'group')) AS spilled;
-SELECT * FROM pg_temp.qse_check();
+SELECT * FROM pg_temp.qse_check('{group}');
 RESET work_mem;
-SELECT * FROM pg_temp.qse_check();
 RESET enable_sort;
+SELECT * FROM pg_temp.qse_check('{group,rollup,grouping sets}');
 SET enable_hashagg = off;
-SELECT * FROM pg_temp.qse_check();
+SELECT * FROM pg_temp.qse_check('{group}');
 RESET ALL;
 SET timezone = 'UTC';
 
