@@ -60,45 +60,7 @@ SELECT u, '2024-05-01'::timestamptz + floor(random() * 3000) * interval '1 minut
          [1 + floor(random() * random() * 8)::int] AS step
 FROM generate_series(1, 500) u, LATERAL generate_series(1, 1 + (random() * 25)::int) i;
 
-CREATE FUNCTION pg_temp.jf_ref(start text, depth int, gap interval, min_users int)
-RETURNS TABLE (k text, v text) LANGUAGE plpgsql AS $$
-DECLARE dd int;
-BEGIN
-  CREATE TEMP TABLE jf_paths AS
-  WITH o AS (
-    SELECT u, ts, step,
-           CASE WHEN gap IS NULL THEN 0 ELSE
-             sum(CASE WHEN prev IS NULL OR ts - prev > gap THEN 1 ELSE 0 END)
-               OVER (PARTITION BY u ORDER BY ts, step) END AS sess
-    FROM (SELECT u, ts, step, lag(ts) OVER (PARTITION BY u ORDER BY ts, step) AS prev FROM jf_rand) x),
-  n AS (SELECT *, row_number() OVER (PARTITION BY u, sess ORDER BY ts, step) AS rn FROM o),
-  f AS (SELECT n.*, min(rn) FILTER (WHERE step = start) OVER (PARTITION BY u, sess) AS first_rn FROM n),
-  a AS (SELECT * FROM f WHERE start IS NULL OR rn >= first_rn),
-  r AS (SELECT *, step IS DISTINCT FROM lag(step) OVER (PARTITION BY u, sess ORDER BY rn) AS new FROM a)
-  SELECT u, sess, array_agg(step ORDER BY rn) AS steps, array_agg(ts ORDER BY rn) AS times,
-         array_agg(step ORDER BY rn) AS labs
-  FROM r WHERE new GROUP BY u, sess;
-  UPDATE jf_paths SET steps = steps[1:depth + 1], times = times[1:depth + 1], labs = labs[1:depth + 1];
-  FOR dd IN 1 .. depth LOOP
-    UPDATE jf_paths p SET labs[dd + 1] = 'other'
-    FROM (SELECT labs[dd] AS f, steps[dd + 1] AS t FROM jf_paths WHERE cardinality(steps) > dd
-          GROUP BY 1, 2 HAVING count(*) < min_users) rare
-    WHERE rare.f = p.labs[dd] AND rare.t = p.steps[dd + 1];
-  END LOOP;
-  RETURN QUERY
-  WITH e AS (
-    SELECT i AS d, labs[i] AS f, labs[i + 1] AS t, times[i + 1] - times[i] AS dt
-    FROM jf_paths, generate_series(1, least(cardinality(steps), depth)) i),
-  g AS (SELECT d, f, t, count(*) AS users, percentile_cont(0.5) WITHIN GROUP (ORDER BY dt) AS med
-        FROM e GROUP BY d, f, t),
-  nodes AS (SELECT d, f, sum(users) AS through, sum(users) FILTER (WHERE t IS NULL) AS dropped
-            FROM g GROUP BY d, f)
-  SELECT concat_ws('|', g.d, g.f, coalesce(g.t, '<drop>')),
-         concat_ws('|', g.users, g.med, nodes.through, coalesce(nodes.dropped, 0),
-                   round((coalesce(nodes.dropped, 0)::numeric / nodes.through), 12))
-  FROM g JOIN nodes USING (d, f);
-  DROP TABLE jf_paths;
-END $$;
+\i test/data/journey_flows_ref.sql
 
 SELECT label, d.* FROM (VALUES
   ('all paths, depth 5', NULL, 5, NULL, 1),
@@ -113,7 +75,7 @@ LATERAL avtest.diff(
                             round(dropped_share::numeric, 12)) AS v
            FROM apivalue.journey_flows('jf_rand', 'u', 'ts', 'step', %L, %s, %L, %s)$$,
          c.start, c.depth, c.gap, c.min_users),
-  format($$SELECT * FROM pg_temp.jf_ref(%L, %s, %L, %s)$$, c.start, c.depth, c.gap, c.min_users)) d
+  format($$SELECT * FROM pg_temp.journey_flows_ref('jf_rand', %L, %s, %L, %s)$$, c.start, c.depth, c.gap, c.min_users)) d
 ORDER BY label;
 
 -- Sankey consistency: every node's inflow equals its outflow
